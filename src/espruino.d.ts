@@ -1,0 +1,55 @@
+// Ambient types for the parts of the Espruino API this module uses. Only src/platform.ts touches
+// these globals; everything else receives them through ports.
+
+/** A flash page or free area as returned by Flash.getPage / Flash.getFree. */
+interface FlashArea {
+  addr: number;
+  length: number;
+}
+
+/** Anything Espruino flattens into bytes (E.toUint8Array's argument forms). */
+type EspruinoData = string | Uint8Array | number[] | ArrayBuffer;
+
+/** require("Flash") */
+interface EspruinoFlash {
+  getPage(addr: number): FlashArea | undefined;
+  getFree(): FlashArea[];
+  erasePage(addr: number): void;
+  write(data: EspruinoData, addr: number): void;
+  read(length: number, addr: number): Uint8Array;
+}
+
+/** require("Storage") */
+interface EspruinoStorage {
+  read(name: string, offset?: number, length?: number): string | undefined;
+  write(name: string, data: EspruinoData, offset?: number, size?: number): boolean;
+  erase(name: string): void;
+  list(pattern?: RegExp): string[];
+}
+
+/** An I2C bus (I2C1, or new I2C()): writeTo(addr, data) / readFrom(addr, n) -> Uint8Array. */
+interface EspruinoI2C {
+  writeTo(address: number, data: EspruinoData): void;
+  readFrom(address: number, quantity: number): Uint8Array;
+}
+
+/** The E object. */
+declare var E: {
+  CRC32(data: EspruinoData): number;
+  toUint8Array(...data: EspruinoData[]): Uint8Array;
+  toString(...data: EspruinoData[]): string;
+  memoryArea(addr: number, length: number): string;
+  reboot(): void;
+  enableWatchdog(timeoutSec: number, isAuto?: boolean): void;
+  kickWatchdog(): void;
+};
+
+declare function atob(data: string): string;
+declare function btoa(data: EspruinoData): string;
+declare function getTime(): number;
+declare function setTimeout(fn: () => void, ms: number): number;
+declare function clearTimeout(id: number): void;
+declare function require(name: "Flash"): EspruinoFlash;
+declare function require(name: "Storage"): EspruinoStorage;
+declare function require(name: string): unknown;
+declare var exports: { [name: string]: unknown };

@@ -1,0 +1,32 @@
+// The only file that reaches Espruino's globals. Called from setup(), never at module load, so the
+// module can be required (and tested) where these built-ins do not exist.
+import { Natives, Ports, TimerPort } from "./ports";
+
+export function espruinoNatives(): Natives {
+  return {
+    crc32: function (d) { return E.CRC32(d); },
+    atob: function (s) { return atob(s); },
+    bytes: function (s) { return E.toUint8Array(s); },
+    text: function (b) { return E.toString(b); }
+  };
+}
+
+export function espruinoTimers(): TimerPort {
+  return {
+    set: function (fn, ms) { return setTimeout(fn, ms); },
+    clear: function (id) { clearTimeout(id as number); }
+  };
+}
+
+/** Fills every port the caller did not supply with Espruino's built-in. */
+export function resolvePorts(given: Partial<Ports>): Ports {
+  return {
+    i2c: given.i2c as Ports["i2c"],
+    flash: given.flash || require("Flash"),
+    storage: given.storage || require("Storage"),
+    timers: given.timers || espruinoTimers(),
+    clock: given.clock || function () { return getTime() * 1000; },
+    reboot: given.reboot || function () { E.reboot(); },
+    natives: given.natives || espruinoNatives()
+  };
+}

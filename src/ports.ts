@@ -1,0 +1,50 @@
+// The hardware and runtime the module needs, as small injectable interfaces (like note-c's hooks).
+// The core never touches a global: src/platform.ts fills these from Espruino's built-ins, and Node
+// tests or the demo pass simulators instead.
+
+export interface I2CPort {
+  writeTo(address: number, data: Uint8Array): void;
+  readFrom(address: number, quantity: number): Uint8Array;
+}
+
+export interface FlashPort {
+  getPage(addr: number): FlashArea | undefined;
+  getFree(): FlashArea[];
+  erasePage(addr: number): void;
+  write(data: Uint8Array | string, addr: number): void;
+  read(length: number, addr: number): Uint8Array;
+}
+
+export interface StoragePort {
+  read(name: string): string | undefined;
+  write(name: string, data: string): boolean;
+  erase(name: string): void;
+}
+
+export interface TimerPort {
+  set(fn: () => void, ms: number): unknown;
+  clear(id: unknown): void;
+}
+
+/** Native whole-buffer operations; each replaces a per-byte JS loop. */
+export interface Natives {
+  /** Standard CRC-32 (zlib) of a binary string or bytes: E.CRC32. */
+  crc32(data: string | Uint8Array): number;
+  /** Base64 to binary string: atob. */
+  atob(data: string): string;
+  /** Binary string to bytes: E.toUint8Array. */
+  bytes(data: string): Uint8Array;
+  /** Bytes to binary string: E.toString. */
+  text(data: Uint8Array): string;
+}
+
+export interface Ports {
+  i2c: I2CPort;
+  flash: FlashPort;
+  storage: StoragePort;
+  timers: TimerPort;
+  /** Milliseconds, monotonic. */
+  clock(): number;
+  reboot(): void;
+  natives: Natives;
+}
