@@ -7,6 +7,12 @@ export interface I2CPort {
   readFrom(address: number, quantity: number): Uint8Array;
 }
 
+/** A flash page or free area, as Flash.getPage / Flash.getFree return them. */
+export interface FlashArea {
+  addr: number;
+  length: number;
+}
+
 export interface FlashPort {
   getPage(addr: number): FlashArea | undefined;
   getFree(): FlashArea[];
