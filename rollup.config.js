@@ -2,7 +2,7 @@
 // terser hoists functions and vars so the output never depends on hoisting, which Espruino lacks.
 import typescript from "@rollup/plugin-typescript";
 import { minify } from "terser";
-import { writeFileSync } from "fs";
+import { readdirSync, readFileSync, writeFileSync } from "fs";
 
 function minified() {
   return {
@@ -22,6 +22,24 @@ function minified() {
   };
 }
 
+// boards/*.json are the documented profiles; the bundle carries only what setup() needs of them.
+function boards() {
+  const id = "notecard-dfu:boards";
+  return {
+    name: "notecard-dfu-boards",
+    resolveId(source) { return source === id ? id : null; },
+    load(source) {
+      if (source !== id) return null;
+      const table = {};
+      for (const f of readdirSync("boards").filter((n) => n.endsWith(".json")).sort()) {
+        const b = JSON.parse(readFileSync("boards/" + f, "utf8"));
+        table[b.name] = { layout: b.layout, memoryMapped: b.memoryMapped, chunkSize: b.chunkSize };
+      }
+      return "export var BOARDS = " + JSON.stringify(table) + ";";
+    }
+  };
+}
+
 export default {
   input: "src/index.ts",
   output: {
@@ -32,5 +50,5 @@ export default {
     generatedCode: "es5",
     banner: "/* NotecardDFU: Blues Notecard host firmware update for Espruino. MIT licence. */"
   },
-  plugins: [typescript({ tsconfig: "./tsconfig.json", outDir: "dist", rootDir: "src", noEmitOnError: true }), minified()]
+  plugins: [boards(), typescript({ tsconfig: "./tsconfig.json", outDir: "dist", rootDir: "src", noEmitOnError: true }), minified()]
 };

@@ -31,6 +31,11 @@ export class VirtualClock {
     this.now += ms;
   }
 
+  /** A reset: every pending timer is gone. */
+  clearAll(): void {
+    this.timers = [];
+  }
+
   pending(): number {
     return this.timers.length;
   }

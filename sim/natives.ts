@@ -18,5 +18,6 @@ export const nodeNatives = {
   crc32,
   atob: (s: string) => Buffer.from(s, "base64").toString("latin1"),
   bytes: bytesOf,
-  text: textOf
+  text: textOf,
+  put: (dst: Uint8Array, src: string, at: number) => dst.set(Buffer.from(src, "latin1"), at)
 };

@@ -53,3 +53,13 @@ declare function require(name: "Flash"): EspruinoFlash;
 declare function require(name: "Storage"): EspruinoStorage;
 declare function require(name: string): unknown;
 declare var exports: { [name: string]: unknown };
+
+/** Espruino's Uint8Array has ES2015 fill, which lib es5 does not declare. */
+interface Uint8Array {
+  fill(value: number, start?: number, end?: number): Uint8Array;
+}
+
+/** The board profiles (boards/*.json), reduced to what setup() needs, provided by the build. */
+declare module "notecard-dfu:boards" {
+  export var BOARDS: { [name: string]: { layout: any; memoryMapped: boolean; chunkSize: number } };
+}

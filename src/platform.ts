@@ -7,7 +7,8 @@ export function espruinoNatives(): Natives {
     crc32: function (d) { return E.CRC32(d); },
     atob: function (s) { return atob(s); },
     bytes: function (s) { return E.toUint8Array(s); },
-    text: function (b) { return E.toString(b); }
+    text: function (b) { return E.toString(b); },
+    put: function (dst, src, at) { (dst as any).set(src, at); }
   };
 }
 
@@ -27,6 +28,7 @@ export function resolvePorts(given: Partial<Ports>): Ports {
     timers: given.timers || espruinoTimers(),
     clock: given.clock || function () { return getTime() * 1000; },
     reboot: given.reboot || function () { E.reboot(); },
+    watchdog: given.watchdog || function (sec, auto) { E.enableWatchdog(sec, auto); },
     natives: given.natives || espruinoNatives()
   };
 }

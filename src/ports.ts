@@ -22,8 +22,8 @@ export interface FlashPort {
 }
 
 export interface StoragePort {
-  read(name: string): string | undefined;
-  write(name: string, data: string): boolean;
+  read(name: string, offset?: number, length?: number): string | undefined;
+  write(name: string, data: string | Uint8Array, offset?: number, size?: number): boolean;
   erase(name: string): void;
 }
 
@@ -42,6 +42,8 @@ export interface Natives {
   bytes(data: string): Uint8Array;
   /** Bytes to binary string: E.toString. */
   text(data: Uint8Array): string;
+  /** Copies a binary string into bytes at `at`: Espruino's Uint8Array.set accepts a String. */
+  put(dst: Uint8Array, src: string, at: number): void;
 }
 
 export interface Ports {
@@ -52,5 +54,7 @@ export interface Ports {
   /** Milliseconds, monotonic. */
   clock(): number;
   reboot(): void;
+  /** E.enableWatchdog(seconds, auto): the trial watchdog is handed to the idle loop on confirm. */
+  watchdog(seconds: number, auto: boolean): void;
   natives: Natives;
 }

@@ -13,7 +13,7 @@ describe("Notecard link on the Espruino interpreter (ESPRUINO_BIN)", function ()
     const code = fake + `
       var img = ""; for (var i = 0; i < 3000; i++) img += String.fromCharCode((i * 7) & 255);
       var card = new FakeNotecard(img);
-      var dfu = require("NotecardDFU").setup({ i2c: card, flash: {}, storage: {}, transport: { resetSettleMs: 5, drainMs: 20 } });
+      var dfu = require("NotecardDFU").setup({ i2c: card, board: "LINUX", transport: { resetSettleMs: 5, drainMs: 20 } });
       dfu.request({ req: "card.version" }, function (err, rsp) {
         print("VERSION:" + (err ? err.message : rsp.version));
         dfu.request({ req: "dfu.get", offset: 1000, length: 2000 }, function (err, rsp) {

@@ -4,9 +4,9 @@ import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as acorn from "acorn";
 import { readFileSync } from "fs";
-import { VirtualClock } from "../sim/clock";
+import { SimBoard } from "../sim/board";
 import { nodeNatives } from "../sim/natives";
-import { Fault, NotecardSim, NotecardSimOptions } from "../sim/notecard";
+import { Fault, NotecardSimOptions } from "../sim/notecard";
 import { addCrc } from "../src/notecard/client";
 import { loadBundle } from "./helpers/bundle";
 import { schemaDir, validateExchange } from "./helpers/schema";
@@ -21,9 +21,9 @@ function image(size: number, seed = 7): Uint8Array {
 }
 
 function rig(simOptions: Partial<NotecardSimOptions> = {}, setupOptions: any = {}) {
-  const clock = new VirtualClock();
-  const sim = new NotecardSim(Object.assign({ clock }, simOptions));
-  const dfu = NotecardDFU.setup(Object.assign({ i2c: sim, natives: nodeNatives, flash: {}, storage: {}, reboot() {} }, clock.ports(), setupOptions));
+  const board = new SimBoard({ notecard: simOptions });
+  const clock = board.clock, sim = board.card;
+  const dfu = NotecardDFU.setup(Object.assign(board.ports(), { board: "LINUX" }, setupOptions));
   /** Runs one request on the virtual clock and returns [err, rsp]. */
   function call(req: any): [any, any] {
     let out: [any, any] | null = null;
@@ -60,13 +60,13 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
   describe("framing", function () {
     it("splits a request into MTU-sized data writes behind a length byte", function () {
       const writes: number[][] = [];
-      const clock = new VirtualClock();
-      const sim = new NotecardSim({ clock });
+      const board = new SimBoard();
+      const clock = board.clock, sim = board.card;
       const spy = {
         writeTo(a: number, d: Uint8Array) { writes.push(Array.from(d)); sim.writeTo(a, d); },
         readFrom(a: number, n: number) { return sim.readFrom(a, n); }
       };
-      const dfu = NotecardDFU.setup(Object.assign({ i2c: spy, natives: nodeNatives, flash: {}, storage: {}, transport: { mtu: 30 } }, clock.ports()));
+      const dfu = NotecardDFU.setup(Object.assign(board.ports({ i2c: spy }), { board: "LINUX", transport: { mtu: 30 } }));
       let done = false;
       dfu.request({ req: "dfu.get", offset: 0, length: 4096 }, () => { done = true; });
       clock.runUntil(() => done);
@@ -82,13 +82,13 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
     it("reads with a [0x00, N] setup and expects exactly N + 2 bytes back", function () {
       const setups: number[] = [];
       const reads: number[] = [];
-      const clock = new VirtualClock();
-      const sim = new NotecardSim({ clock });
+      const board = new SimBoard();
+      const clock = board.clock, sim = board.card;
       const spy = {
         writeTo(a: number, d: Uint8Array) { if (d[0] === 0) setups.push(d[1]); sim.writeTo(a, d); },
         readFrom(a: number, n: number) { reads.push(n); return sim.readFrom(a, n); }
       };
-      const dfu = NotecardDFU.setup(Object.assign({ i2c: spy, natives: nodeNatives, flash: {}, storage: {} }, clock.ports()));
+      const dfu = NotecardDFU.setup(Object.assign(board.ports({ i2c: spy }), { board: "LINUX" }));
       let rsp: any;
       dfu.request({ req: "card.version" }, (_e: any, r: any) => { rsp = r; });
       clock.runUntil(() => rsp !== undefined);

@@ -1,0 +1,135 @@
+// A simulated Espruino board: virtual clock, NOR flash, Storage and a Notecard on the I2C bus, all
+// sharing one power rail. boot() is a reset: nothing in RAM survives; it runs .boot0 (the
+// selector) and then .bootcde the way Espruino does, in a fresh JavaScript context, and reports
+// which image started. Images are JavaScript that call __sim.run(version).
+import { readFileSync } from "fs";
+import { resolve } from "path";
+import * as vm from "vm";
+import { VirtualClock } from "./clock";
+import { FlashSim } from "./flash";
+import { Geometry, GEOMETRIES } from "./geometry";
+import { bytesOf, crc32, nodeNatives, textOf } from "./natives";
+import { NotecardSim, NotecardSimOptions } from "./notecard";
+import { PowerCut, PowerRail } from "./power";
+import { StorageSim } from "./storage";
+
+export interface BootResult {
+  /** Version of the image that started, or null. */
+  ran: string | null;
+  /** The image threw while starting. */
+  threw: string | null;
+  /** The selector asked for a reboot (E.reboot). */
+  rebootRequested: boolean;
+  printed: string[];
+  /** The power failed during the boot. */
+  cut: boolean;
+}
+
+export interface SimBoardOptions {
+  board?: string;
+  geometry?: Geometry;
+  notecard?: Partial<NotecardSimOptions>;
+  maxWritesPerWord?: number;
+}
+
+/** An image for the simulated board: starts, reports its version, optionally throws. */
+export function appImage(version: string, opts: { throws?: boolean; size?: number } = {}): string {
+  let src = `__sim.run(${JSON.stringify(version)});\n`;
+  if (opts.throws) src += `throw new Error("image ${version} crashed at start");\n`;
+  // Pad with a comment of deterministic filler up to `size` bytes.
+  if (opts.size && opts.size > src.length + 6) {
+    let fill = "";
+    let x = version.length * 7919;
+    while (fill.length < opts.size - src.length - 6) { x = (x * 1103515245 + 12345) >>> 0; fill += String.fromCharCode(97 + ((x >>> 16) % 26)); }
+    src += "/*" + fill + "*/\n";
+  }
+  return src;
+}
+
+export function loadBundle(): any {
+  return require(resolve(__dirname, "../dist/NotecardDFU.js"));
+}
+
+export class SimBoard {
+  readonly name: string;
+  readonly clock = new VirtualClock();
+  readonly rail = new PowerRail();
+  readonly flash: FlashSim;
+  readonly storage: StorageSim;
+  readonly card: NotecardSim;
+  reboots = 0;
+
+  constructor(o: SimBoardOptions = {}) {
+    this.name = o.board ?? "LINUX";
+    const g = o.geometry ?? GEOMETRIES[this.name];
+    if (!g) throw new Error(`no geometry for ${this.name}`);
+    this.flash = new FlashSim({ pages: g.pages, free: g.free, rail: this.rail, clock: this.clock, maxWritesPerWord: o.maxWritesPerWord ?? 2 });
+    this.storage = new StorageSim(this.rail);
+    this.card = new NotecardSim(Object.assign({ clock: this.clock }, o.notecard ?? {}));
+  }
+
+  /** Ports for the module, as Espruino's built-ins would provide them. */
+  ports(extra: { [k: string]: unknown } = {}): { [k: string]: unknown } {
+    return Object.assign({
+      i2c: this.card, flash: this.flash, storage: this.storage, natives: nodeNatives,
+      reboot: () => { this.reboots++; }, watchdog: () => {}
+    }, this.clock.ports(), extra);
+  }
+
+  /** A power cycle: timers and RAM are gone; power is back; the boot files run. */
+  boot(): BootResult {
+    this.clock.clearAll();
+    this.rail.restore();
+    const res: BootResult = { ran: null, threw: null, rebootRequested: false, printed: [], cut: false };
+    const flash = this.flash, storage = this.storage;
+    const E = {
+      CRC32: (d: string | Uint8Array) => crc32(d),
+      toString: (d: Uint8Array | string) => (typeof d === "string" ? d : textOf(d)),
+      toUint8Array: (d: string | Uint8Array) => (typeof d === "string" ? bytesOf(d) : Uint8Array.from(d)),
+      memoryArea: (addr: number, len: number) => textOf(flash.read(len, addr)),
+      reboot: () => { res.rebootRequested = true; },
+      enableWatchdog: () => {}
+    };
+    const ctx = vm.createContext({
+      E, Uint8Array, JSON, Math, Error,
+      require: (m: string) => (m === "Flash" ? flash : m === "Storage" ? storage : undefined),
+      print: (...a: unknown[]) => res.printed.push(a.join(" ")),
+      __sim: { run: (v: string) => { if (res.ran === null) res.ran = v; } }
+    });
+    const run = (name: string) => {
+      const src = storage.read(name);
+      if (src === undefined) return;
+      try {
+        vm.runInContext(src, ctx, { filename: name });
+      } catch (e) {
+        if (e instanceof PowerCut) throw e;
+        // Espruino prints an exception in a boot file and goes on with the next one.
+        res.printed.push(`Uncaught ${String(e)}`);
+      }
+    };
+    try {
+      run(".boot0");
+      const thrown = res.printed.find((p) => /image failed to start/.test(p));
+      if (thrown) res.threw = thrown;
+      run(".bootcde");
+    } catch (e) {
+      if (!(e instanceof PowerCut)) throw e;
+      res.cut = true;
+    }
+    return res;
+  }
+
+  /** Writes the application as .bootcde, like saving from the Web IDE. */
+  saveApp(src: string): void {
+    this.storage.write(".bootcde", src);
+  }
+
+  /** The built selector source, for inspection. */
+  selector(): string | undefined {
+    return this.storage.read(".boot0");
+  }
+}
+
+export function readDist(name: string): string {
+  return readFileSync(resolve(__dirname, "../dist", name), "utf8");
+}

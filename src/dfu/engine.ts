@@ -1,0 +1,345 @@
+// The IAP update loop (DEVELOPERS.md steps 1-8) as an explicit table of phases: each phase does one
+// request or one flash step and names the phase that follows, so every turn of the event loop does
+// a bounded amount of work and every exit passes through finish(), which leaves DFU mode.
+import { Client, Response } from "../notecard/client";
+import { LinkError } from "../notecard/errors";
+import { Ports } from "../ports";
+import { BootRecord, ImageRef } from "../slots/record-store";
+import { SlotWriter } from "../slots/slot-writer";
+import { Slots } from "../slots/slots";
+import { md5Hex } from "./md5";
+import { compareVersions } from "./version";
+
+export interface EngineOptions {
+  version: string;
+  chunkSize: number;
+  allowDowngrade: boolean;
+  /** Also check the whole image's MD5 against body.md5 (ES5 MD5: slow on a board). */
+  verifyMd5: boolean;
+  /** How long to wait for DFU mode, and how often to probe, ms. */
+  dfuWaitMs: number;
+  dfuPollMs: number;
+  /** Re-send hub.set mode:dfu this often during a copy (the card leaves DFU mode after 15 min). */
+  keepAliveMs: number;
+  /** Attempts per chunk after the first, and the pause between them, ms. */
+  chunkRetries: number;
+  chunkRetryDelayMs: number;
+  onProgress?: (p: Progress) => void;
+  onEvent?: (text: string) => void;
+}
+
+export interface Progress {
+  phase: string;
+  offset: number;
+  total: number;
+  bytesPerSecond: number;
+}
+
+export interface CheckResult {
+  /** unprovisioned | idle | downloading | error | current | trial | updated | failed | retry */
+  state: string;
+  version?: string;
+  /** The failure, when state is failed (definitive, reported to Notehub) or retry (transient). */
+  error?: string;
+  /** The copy continued from this offset after a reset. */
+  resumedAt?: number;
+}
+
+export type CheckCallback = (err: LinkError | null, result: CheckResult) => void;
+
+/** Which phase may follow which: the loop's state table. */
+export var FLOW: { [phase: string]: string[] } = {
+  start: ["status"],
+  status: ["probe", "reboot", "done", "fail"],
+  probe: ["prepare", "enter", "fail"],
+  enter: ["wait", "fail"],
+  wait: ["prepare", "copy", "wait", "fail"],
+  prepare: ["copy", "fail"],
+  copy: ["copy", "wait", "complete", "fail"],
+  complete: ["verify"],
+  verify: ["stage", "fail"],
+  stage: ["stop", "fail"],
+  stop: ["reboot"],
+  reboot: ["done"],
+  fail: ["done"]
+};
+
+var NOT_IN_DFU = /DFU operating mode|\{connected\}|dfu-not-ready|DFU mode is not yet/;
+
+export function createEngine(ports: Ports, client: Client, s: Slots, writer: SlotWriter, o: EngineOptions) {
+  var running = false;
+  var versionReported = false;
+
+  function check(cb: CheckCallback) {
+    if (running) return cb({ code: "busy", message: "an update check is already running" }, { state: "retry", error: "busy" });
+    running = true;
+    var phase = "start";
+    var entered = false, left = false, lastKeepAlive = 0, waitStart = 0;
+    var rec: BootRecord | null = null, body: Response = {}, image: ImageRef = { s: 0, l: 0, c: 0, v: "" };
+    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0;
+    var result: CheckResult = { state: "idle" };
+
+    function event(text: string) {
+      if (o.onEvent) o.onEvent(text);
+    }
+    function progress(name: string) {
+      if (!o.onProgress) return;
+      var dt = ports.clock() - copyStart;
+      o.onProgress({ phase: name, offset: writer.pos(), total: image.l, bytesPerSecond: dt > 0 ? Math.round((writer.pos() - copyFrom) * 1000 / dt) : 0 });
+    }
+    function go(next: string, fn: () => void, ms?: number) {
+      if (FLOW[phase].indexOf(next) < 0) return finish({ code: "io", message: "internal: " + phase + " -> " + next + " is not in the table" });
+      phase = next;
+      ports.timers.set(function () {
+        try { fn(); } catch (e) { fail(false, "exception in " + next + ": " + ((e as Error).message || e)); }
+      }, ms || 0);
+    }
+    function request(req: Response, done: (err: LinkError | null, rsp: Response) => void) {
+      client.request(req, function (err, rsp) { done(err, rsp || {}); });
+    }
+
+    /** Every exit: leave DFU mode if we entered it, then report. */
+    function finish(err: LinkError | null) {
+      if (entered && !left) {
+        left = true;
+        event("leaving DFU mode");
+        return request({ req: "hub.set", mode: "dfu-completed" }, function () { finish(err); });
+      }
+      running = false;
+      if (err && !result.error) result.error = err.message;
+      cb(err, result);
+    }
+
+    /** definitive: the image itself is bad; tell Notehub and drop it. Otherwise retry next cycle. */
+    function fail(definitive: boolean, text: string) {
+      phase = "fail";
+      result.state = definitive ? "failed" : "retry";
+      result.error = text;
+      event((definitive ? "update failed: " : "will retry: ") + text);
+      var err: LinkError = { code: definitive ? "card" : "io", message: text };
+      if (!definitive) return finish(err);
+      request({ req: "dfu.status", stop: true, err: text }, function () {
+        var r = s.records.latest();
+        if (!r || r.s !== "progress") return finish(err);
+        s.records.append("abandon", { q: 0, s: "confirmed", a: r.a, p: 1 }, function () { finish(err); });
+      });
+    }
+
+    function status() {
+      var req: Response = { req: "dfu.status" };
+      if (!versionReported) req.version = o.version;
+      request(req, function (err, rsp) {
+        if (err) return fail(false, "dfu.status: " + err.message);
+        versionReported = true;
+        rec = s.records.load();
+        if (!rec) {
+          result.state = "unprovisioned";
+          return finish({ code: "card", message: "not provisioned: call provision() once to put the application in slot 0" });
+        }
+        reportOutcome(rsp, function () { gates(rsp); });
+      });
+    }
+
+    /** Closed loop: tell Notehub what became of the last update, once. */
+    function reportOutcome(rsp: Response, then: () => void) {
+      var r = rec as BootRecord;
+      if (r.p !== 0 || (r.s !== "confirmed" && r.s !== "reverted")) return then();
+      var req: Response = { req: "dfu.status" };
+      // stop:true would delete an image Notehub staged since; send it only when none is.
+      if (rsp.mode !== "ready" && rsp.mode !== "downloading") req.stop = true;
+      if (r.s === "confirmed") req.status = "installed " + (r.a as ImageRef).v;
+      else req.err = "rejected " + (r.c as ImageRef).v + ": " + r.r;
+      event(r.s === "confirmed" ? "reporting: installed " + (r.a as ImageRef).v : "reporting: " + req.err);
+      request(req, function (err) {
+        if (err) return then();
+        s.records.append("reported", { q: 0, s: r.s, a: r.a, c: r.c, r: r.r, p: 1 }, function () {
+          rec = s.records.latest();
+          then();
+        });
+      });
+    }
+
+    function gates(rsp: Response) {
+      var r = rec as BootRecord;
+      result.state = rsp.mode || "idle";
+      if (r.s === "trial") { result.state = "trial"; return finish(null); }
+      if (r.s === "pending") { event("an update is staged: restarting into it"); return go("reboot", reboot); }
+      if (rsp.mode !== "ready") return go("done", function () { finish(null); });
+      body = rsp.body || {};
+      var v = body.version === undefined ? "" : String(body.version);
+      result.version = v;
+      if (!(body.length > 0) || body.length !== Math.floor(body.length) || typeof body.crc32 !== "number") {
+        return fail(true, "the Notecard's image description is incomplete (length/crc32 missing or invalid)");
+      }
+      if (body.type !== undefined && body.type !== "firmware") return fail(true, "image type \"" + body.type + "\" is not firmware");
+      if (v && v === o.version) {
+        result.state = "current";
+        event("version " + v + " is already running");
+        return request({ req: "dfu.status", stop: true, status: "already running " + v }, function () { finish(null); });
+      }
+      if (!o.allowDowngrade && compareVersions(v, o.version) < 0) return fail(true, "downgrade from " + o.version + " to " + v + " refused");
+      if (r.s === "reverted" && r.c && r.c.c === body.crc32 && r.c.l === body.length) return fail(true, "image " + v + " was already rejected at its trial boot");
+      var target = 1 - (r.a as ImageRef).s;
+      if (body.length > s.slots[target].length) return fail(true, "image (" + body.length + " bytes) is larger than slot " + target + " (" + s.slots[target].length + " bytes)");
+      image = { s: target, l: body.length, c: body.crc32 >>> 0, v: v };
+      event("update " + o.version + " -> " + v + ": " + body.length + " bytes into slot " + target);
+      go("probe", probe);
+    }
+
+    function probe() {
+      request({ req: "dfu.get", length: 0 }, function (err) {
+        if (!err) { event("the Notecard serves the image without DFU mode"); return go("prepare", prepare); }
+        if (NOT_IN_DFU.test(err.message)) return go("enter", enter);
+        fail(false, "dfu.get probe: " + err.message);
+      });
+    }
+
+    function enter() {
+      event("entering DFU mode");
+      request({ req: "hub.set", mode: "dfu" }, function (err) {
+        if (err) return fail(false, "hub.set mode:dfu refused: " + err.message);
+        entered = true;
+        left = false;
+        lastKeepAlive = waitStart = ports.clock();
+        go("wait", wait);
+      });
+    }
+
+    function wait() {
+      request({ req: "dfu.get", length: 0 }, function (err) {
+        if (!err) return copyStart ? go("copy", copy) : go("prepare", prepare);
+        if (ports.clock() - waitStart > o.dfuWaitMs) return fail(false, "DFU mode not active after " + Math.round(o.dfuWaitMs / 1000) + " s: " + err.message);
+        go("wait", wait, o.dfuPollMs);
+      });
+    }
+
+    function prepare() {
+      var r = rec as BootRecord, slot = s.slots[image.s];
+      var d = r.d, c = r.c;
+      function fresh() {
+        writer.begin(slot, image.l, 0, 0);
+        s.records.append("progress", { q: 0, s: "progress", a: r.a, c: image, d: { o: 0, k: 0 } }, function (err) {
+          if (err) return fail(false, err);
+          startCopy();
+        });
+      }
+      function startCopy() {
+        copyStart = ports.clock();
+        copyFrom = journaled = writer.pos();
+        go("copy", copy);
+      }
+      if (r.s === "progress" && c && d && d.o > 0 && c.s === image.s && c.c === image.c && c.l === image.l) {
+        event("checking the " + d.o + " bytes copied before the reset");
+        return writer.verify(slot, d.o, d.k, function (ok) {
+          if (!ok) { event("they do not match their journal: starting again"); return fresh(); }
+          writer.begin(slot, image.l, d!.o, d!.k);
+          result.resumedAt = d!.o;
+          event("resuming at offset " + d!.o);
+          startCopy();
+        });
+      }
+      fresh();
+    }
+
+    function copy() {
+      var pos = writer.pos();
+      if (pos >= image.l) return go("complete", complete);
+      if (entered && ports.clock() - lastKeepAlive > o.keepAliveMs) {
+        lastKeepAlive = ports.clock();
+        event("refreshing DFU mode");
+        return request({ req: "hub.set", mode: "dfu" }, function () { go("copy", copy); });
+      }
+      var n = Math.min(o.chunkSize, image.l - pos);
+      request({ req: "dfu.get", offset: pos, length: n }, function (err, rsp) {
+        if (err && NOT_IN_DFU.test(err.message)) {
+          // DFU mode ended (expiry, card restart): enter it again and carry on at the same offset.
+          event("DFU mode lost at offset " + pos + ": entering it again");
+          return request({ req: "hub.set", mode: "dfu" }, function (e2) {
+            if (e2) return fail(false, "hub.set mode:dfu refused: " + e2.message);
+            entered = true;
+            left = false;
+            lastKeepAlive = waitStart = ports.clock();
+            go("wait", wait);
+          });
+        }
+        var bad = err ? "dfu.get: " + err.message : chunkProblem(rsp, n);
+        if (bad) {
+          if (++chunkTries > o.chunkRetries) return fail(false, "chunk at offset " + pos + " failed " + chunkTries + " times: " + bad);
+          event("chunk at offset " + pos + " rejected (" + bad + "), retrying");
+          return go("copy", copy, o.chunkRetryDelayMs);
+        }
+        chunkTries = 0;
+        writer.write(n, function (werr) {
+          if (werr) return fail(false, werr);
+          progress("copy");
+          if (writer.committed() > journaled) {
+            journaled = writer.committed();
+            return s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: { o: journaled, k: writer.committedCrc() } }, function (jerr) {
+              if (jerr) return fail(false, jerr);
+              go("copy", copy);
+            });
+          }
+          go("copy", copy);
+        });
+      });
+    }
+
+    /** Decodes the chunk into the writer's buffer; returns what is wrong with it, or "". */
+    function chunkProblem(rsp: Response, n: number): string {
+      if (typeof rsp.payload !== "string") return "no payload";
+      var bin = ports.natives.atob(rsp.payload);
+      if (bin.length !== n) return "payload is " + bin.length + " bytes, asked for " + n;
+      ports.natives.put(writer.buf, bin, 4);
+      // Without the transport crc, the chunk's MD5 in `status` is the integrity check.
+      if (!client.crcSeen() && typeof rsp.status === "string" && /^[0-9a-fA-F]{32}$/.test(rsp.status)) {
+        if (md5Hex(writer.buf.subarray(4, 4 + n)) !== rsp.status.toLowerCase()) return "MD5 mismatch";
+      }
+      return "";
+    }
+
+    function complete() {
+      progress("complete");
+      if (!entered) return go("verify", verify);
+      left = true;
+      event("leaving DFU mode");
+      request({ req: "hub.set", mode: "dfu-completed" }, function () { go("verify", verify); });
+    }
+
+    function verify() {
+      if (writer.crc() !== image.c) return fail(true, "image CRC-32 " + writer.crc() + " does not match the Notecard's " + image.c);
+      if (o.verifyMd5 && typeof body.md5 === "string") {
+        var all = s.slots[image.s].read(0, image.l);
+        if (md5Hex(all) !== body.md5.toLowerCase()) return fail(true, "image MD5 does not match the Notecard's");
+      }
+      event("image verified (CRC-32 " + image.c + ")");
+      go("stage", stage);
+    }
+
+    function stage() {
+      var r = s.records.latest() as BootRecord;
+      s.records.append("verified", { q: 0, s: "pending", a: r.a, c: image }, function (err) {
+        if (err) return fail(false, err);
+        event("slot " + image.s + " is the next boot, on trial");
+        go("stop", stop);
+      });
+    }
+
+    function stop() {
+      request({ req: "dfu.status", stop: true, status: "installing " + image.v }, function () {
+        result.state = "updated";
+        go("reboot", reboot);
+      });
+    }
+
+    function reboot() {
+      result.state = "updated";
+      event("restarting");
+      finish(null);
+      ports.timers.set(ports.reboot, 10);
+    }
+
+    go("status", status);
+  }
+
+  return { check: check, busy: function () { return running; } };
+}

@@ -1,0 +1,55 @@
+// MD5 (RFC 1321) in ES5, for the per-chunk check when the Notecard does not echo the transport
+// crc: Espruino has no native MD5 (espruino-platform.md §5.3). It runs per 64-byte block, so it is
+// the one per-byte-class cost on the hot path, and only on cards without crc; `npm run bench`
+// reports its price.
+
+var S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+var K: number[] | null = null;
+
+function constants(): number[] {
+  if (!K) {
+    K = [];
+    for (var i = 0; i < 64; i++) K.push((Math.abs(Math.sin(i + 1)) * 4294967296) >>> 0);
+  }
+  return K;
+}
+
+/** Lowercase hex MD5 of `data`. */
+export function md5Hex(data: Uint8Array): string {
+  var k = constants();
+  var n = data.length;
+  var words = new Uint32Array((((n + 8) >> 6) + 1) * 16);
+  // A native copy packs the bytes into little-endian words (Espruino and Node are little endian).
+  new Uint8Array(words.buffer).set(data);
+  words[n >> 2] |= 0x80 << ((n & 3) * 8);
+  words[words.length - 2] = (n * 8) >>> 0;
+  words[words.length - 1] = Math.floor(n / 0x20000000);
+  var a0 = 0x67452301, b0 = 0xefcdab89, c0 = 0x98badcfe, d0 = 0x10325476;
+  for (var blk = 0; blk < words.length; blk += 16) {
+    var a = a0, b = b0, c = c0, d = d0;
+    for (var j = 0; j < 64; j++) {
+      var f: number, g: number, r = j >> 4;
+      if (r === 0) { f = (b & c) | (~b & d); g = j; }
+      else if (r === 1) { f = (d & b) | (~d & c); g = (5 * j + 1) & 15; }
+      else if (r === 2) { f = b ^ c ^ d; g = (3 * j + 5) & 15; }
+      else { f = c ^ (b | ~d); g = (7 * j) & 15; }
+      var t = d;
+      d = c;
+      c = b;
+      var sum = (a + f + k[j] + words[blk + g]) | 0;
+      var s = S[(r << 2) | (j & 3)];
+      b = (b + ((sum << s) | (sum >>> (32 - s)))) | 0;
+      a = t;
+    }
+    a0 = (a0 + a) | 0; b0 = (b0 + b) | 0; c0 = (c0 + c) | 0; d0 = (d0 + d) | 0;
+  }
+  var out = "";
+  var st = [a0, b0, c0, d0];
+  for (var w = 0; w < 4; w++) {
+    for (var by = 0; by < 4; by++) {
+      var v = (st[w] >>> (by * 8)) & 0xff;
+      out += (v < 16 ? "0" : "") + v.toString(16);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+// Streams an image into a slot: erase-ahead one page per event-loop turn, write one page-sized
+// piece per turn, read every write back and compare CRC-32s, and keep the running CRC-32 of the
+// image with one native pass per chunk. The caller fills buf[4 .. 4 + n) with the next chunk; the
+// four bytes before it hold the CRC prefix (src/dfu/crc32.ts).
+import { crcPrefix } from "../dfu/crc32";
+import { Natives, TimerPort } from "../ports";
+import { SlotStore } from "./slot-store";
+
+export interface SlotWriter {
+  /** Chunk buffer: bytes [4, 4 + maxChunk) hold data, [0, 4) the CRC prefix, plus 3 bytes of padding room. */
+  buf: Uint8Array;
+  /** Starts writing `total` bytes into `slot` from `at` (0, or a committed offset with its CRC). */
+  begin(slot: SlotStore, total: number, at: number, crc: number): void;
+  /** Writes buf[4 .. 4 + n) at the current offset; cb(err) once it is on flash and verified. */
+  write(n: number, cb: (err: string | null) => void): void;
+  /** Checks that slot[0 .. at) has CRC-32 `crc`, one piece per turn; cb(ok). */
+  verify(slot: SlotStore, at: number, crc: number, cb: (ok: boolean) => void): void;
+  /** Next offset to write, and the CRC-32 of everything before it. */
+  pos(): number;
+  crc(): number;
+  /** Largest offset whose erase page is completely written (resume point), and the CRC before it. */
+  committed(): number;
+  committedCrc(): number;
+}
+
+export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: number): SlotWriter {
+  var buf = new Uint8Array(maxChunk + 8);
+  var slot: SlotStore, total = 0, pos = 0, crc = 0, erasedTo = 0, committed = 0, committedCrc = 0;
+
+  function pageEnd(off: number): number {
+    var pages = slot.pages;
+    for (var i = 0; i < pages.length; i++) if (off < pages[i].off + pages[i].length) return pages[i].off + pages[i].length;
+    return slot.length;
+  }
+  function pageStart(off: number): number {
+    var pages = slot.pages;
+    for (var i = pages.length - 1; i >= 0; i--) if (pages[i].off <= off) return pages[i].off;
+    return 0;
+  }
+
+  function begin(s: SlotStore, t: number, at: number, c: number) {
+    slot = s;
+    total = t;
+    pos = committed = erasedTo = at;
+    crc = committedCrc = c;
+  }
+
+  function write(n: number, cb: (err: string | null) => void) {
+    var start = pos, n4 = (n + 3) & ~3, total4 = (total + 3) & ~3;
+    buf.fill(0xff, 4 + n, 4 + n4);
+    crcPrefix(crc, buf, 0);
+    var piece = start;
+    function step() {
+      try {
+        if (slot.isFile ? erasedTo === 0 && start === 0 : erasedTo < start + n4) {
+          // Erase ahead: the next page (or the whole file, before its first write).
+          var page = slot.isFile ? 0 : indexOfPage(erasedTo);
+          slot.erase(page);
+          erasedTo = slot.isFile ? slot.length : slot.pages[page].off + slot.pages[page].length;
+          return timers.set(step, 0);
+        }
+        if (piece < start + n4) {
+          var end = slot.isFile ? start + n4 : Math.min(start + n4, pageEnd(piece));
+          slot.write(piece, buf.subarray(4 + piece - start, 4 + end - start), total4);
+          piece = end;
+          return timers.set(step, 0);
+        }
+      } catch (e) {
+        return cb("flash: " + ((e as Error).message || e));
+      }
+      var back = slot.read(start, n4);
+      if (back.length !== n4 || natives.crc32(back) !== natives.crc32(buf.subarray(4, 4 + n4))) {
+        return cb("flash read-back mismatch at offset " + start);
+      }
+      var newCrc = natives.crc32(buf.subarray(0, 4 + n));
+      pos = start + n;
+      var boundary = pos >= total || slot.isFile ? pos : pageStart(pos);
+      if (boundary > committed) {
+        committedCrc = boundary === pos ? newCrc : natives.crc32(buf.subarray(0, 4 + boundary - start));
+        committed = boundary;
+      }
+      crc = newCrc;
+      cb(null);
+    }
+    step();
+  }
+
+  function indexOfPage(off: number): number {
+    var pages = slot.pages;
+    for (var i = 0; i < pages.length; i++) if (off < pages[i].off + pages[i].length) return i;
+    return pages.length - 1;
+  }
+
+  function verify(s: SlotStore, at: number, expected: number, cb: (ok: boolean) => void) {
+    var off = 0, c = 0;
+    function step() {
+      if (off >= at) return cb(c === expected);
+      var n = Math.min(maxChunk, at - off);
+      var back = s.read(off, n);
+      if (back.length !== n) return cb(false);
+      crcPrefix(c, buf, 0);
+      buf.set(back, 4);
+      c = natives.crc32(buf.subarray(0, 4 + n));
+      off += n;
+      timers.set(step, 0);
+    }
+    step();
+  }
+
+  return {
+    buf: buf, begin: begin, write: write, verify: verify,
+    pos: function () { return pos; }, crc: function () { return crc; },
+    committed: function () { return committed; }, committedCrc: function () { return committedCrc; }
+  };
+}

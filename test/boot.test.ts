@@ -1,0 +1,169 @@
+// Slots, boot record and selector through the built bundle on simulated boards: layout checks,
+// provisioning, the record's power-fail behaviour, trial boot, confirm and revert.
+import { strict as assert } from "assert";
+import { readdirSync, readFileSync } from "fs";
+import { appImage, SimBoard } from "../sim/board";
+import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
+import { checkSource } from "../tools/espruino-gate";
+import { check, confirm, device, provision } from "./helpers/device";
+
+function staged(board: SimBoard, version: string, opts: { throws?: boolean; size?: number } = {}) {
+  const src = appImage(version, opts);
+  board.card.stage({ data: new Uint8Array(Buffer.from(src, "latin1")), version });
+  return src;
+}
+
+describe("slots, boot record and selector (built bundle)", function () {
+  describe("layouts", function () {
+    const boards = readdirSync("boards").map((f) => JSON.parse(readFileSync("boards/" + f, "utf8")));
+    for (const b of boards) {
+      it(`accepts the ${b.name} profile on its flash geometry`, function () {
+        const board = new SimBoard({ board: b.name });
+        assert.doesNotThrow(() => device(board, "1.0.0"));
+      });
+    }
+
+    const unsafe: [string, any, RegExp][] = [
+      ["a slot that does not start on a page", { slots: [{ addr: 0x10020200, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /slot 0: .*not on an erase-page boundary/],
+      ["a slot that does not end on a page", { slots: [{ addr: 0x10020000, length: 1000 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /slot 0: .*does not end on an erase-page boundary/],
+      ["overlapping slots", { slots: [{ addr: 0x10020000, length: 8192 }, { addr: 0x10021000, length: 8192 }], record: { addr: 0x1003e000, length: 8192 } }, /slot 0 overlaps slot 1/],
+      ["a record inside a slot", { slots: [{ addr: 0x10020000, length: 0x20000 }, { addr: 0x10010000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /overlaps record/],
+      ["a record of one page", { slots: [{ addr: 0x10020000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 1024 } }, /at least two erase pages/],
+      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /outside flash/],
+      ["two slots in one Storage file", { slots: [{ file: "a", length: 4096 }, { file: "a", length: 4096 }], record: { files: ["r0", "r1"], length: 2048 } }, /same Storage file/]
+    ];
+    for (const [what, layout, problem] of unsafe) {
+      it(`refuses ${what}`, function () {
+        assert.throws(() => device(new SimBoard(), "1.0.0", { layout }), problem);
+      });
+    }
+
+    it("refuses raw slots over firmware or Storage (outside Flash.getFree())", function () {
+      const board = new SimBoard({ board: "ESPRUINOWIFI" });
+      const layout = { slots: [{ addr: 0x08010000, length: 65536 }, { addr: 0x08004000, length: 16384 }], record: { files: ["r0", "r1"], length: 2048 } };
+      assert.throws(() => device(board, "1.0.0", { layout }), /slot 0 .*not inside a free flash area/);
+    });
+  });
+
+  describe("provisioning and the selector", function () {
+    it("moves .bootcde into slot 0, installs .boot0 and boots the app from the slot", function () {
+      const board = new SimBoard();
+      const app = appImage("1.0.0");
+      board.saveApp(app);
+      assert.equal(board.boot().ran, "1.0.0");
+      const info = provision(board, device(board, "1.0.0"));
+      assert.deepEqual([info.state, info.slot, info.version], ["confirmed", 0, "1.0.0"]);
+      assert.equal(board.storage.read(".bootcde"), undefined);
+      assert.equal(board.flash.read(app.length, 0x10020000).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
+      const b = board.boot();
+      assert.equal(b.ran, "1.0.0");
+      assert.deepEqual(board.flash.violations, []);
+    });
+
+    it("generates a selector that passes the Espruino gate", function () {
+      const board = new SimBoard();
+      const src = device(board, "1.0.0").installBoot();
+      assert.deepEqual(checkSource(src), []);
+      assert.equal(board.storage.read(".boot0"), src);
+    });
+
+    it("stands aside while .bootcde exists (code saved from the IDE owns the boot)", function () {
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      board.saveApp(appImage("9.9.9-ide"));
+      assert.equal(board.boot().ran, "9.9.9-ide");
+    });
+
+    it("does nothing without a valid record", function () {
+      const board = new SimBoard();
+      device(board, "1.0.0").installBoot();
+      board.saveApp(appImage("1.0.0"));
+      assert.equal(board.boot().ran, "1.0.0");
+      board.storage.erase(".bootcde");
+      assert.equal(board.boot().ran, null);
+    });
+  });
+
+  describe("update, trial, confirm and revert", function () {
+    for (const name of ["LINUX", "ESPRUINOBOARD", "ESP32", "PICO", "PUCKJS"]) {
+      it(`runs v1 -> v2 (confirmed) -> v3 (never confirmed) -> reverted to v2 on ${name}`, function () {
+        const board = new SimBoard({ board: name });
+        board.saveApp(appImage("1.0.0"));
+        provision(board, device(board, "1.0.0"));
+        assert.equal(board.boot().ran, "1.0.0");
+
+        staged(board, "2.0.0", { size: 3000 });
+        let { err, result } = check(board, device(board, "1.0.0"));
+        assert.equal(err, null, err && err.message);
+        assert.equal(result.state, "updated");
+        assert.equal(board.reboots, 1);
+        assert.ok(board.card.reports.some((r) => r.req.stop && /installing 2\.0\.0/.test(String(r.req.status))));
+
+        let b = board.boot();
+        assert.equal(b.ran, "2.0.0");
+        let dfu = device(board, "2.0.0");
+        assert.deepEqual([dfu.info().state, dfu.info().attempt], ["trial", 1]);
+        assert.equal(confirm(board, dfu).state, "confirmed");
+        ({ err, result } = check(board, dfu));
+        assert.equal(err, null);
+        assert.ok(board.card.reports.some((r) => r.req.status === "installed 2.0.0"), JSON.stringify(board.card.reports));
+
+        staged(board, "3.0.0", { throws: true, size: 2000 });
+        ({ err, result } = check(board, device(board, "2.0.0")));
+        assert.equal(result.state, "updated");
+        for (let i = 1; i <= 3; i++) {
+          b = board.boot();
+          assert.equal(b.ran, "3.0.0", `trial boot ${i}`);
+          assert.ok(b.threw && b.rebootRequested, "an exception at start counts as a failed boot and reboots");
+        }
+        b = board.boot();
+        assert.equal(b.ran, "2.0.0");
+        dfu = device(board, "2.0.0");
+        const info = dfu.info();
+        assert.deepEqual([info.state, info.version, info.rejected], ["reverted", "2.0.0", "3.0.0"]);
+        assert.match(info.reason, /not confirmed after 3 boots/);
+        check(board, dfu);
+        assert.ok(board.card.reports.some((r) => r.req.stop && /rejected 3\.0\.0: not confirmed after 3 boots/.test(String(r.req.err))), JSON.stringify(board.card.reports.map((r) => r.req)));
+        assert.deepEqual(board.flash.violations, []);
+      });
+    }
+
+    it("reverts at boot when the candidate slot no longer matches its CRC", function () {
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      staged(board, "2.0.0");
+      check(board, device(board, "1.0.0"));
+      board.flash.mem[0x1002f000 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
+      const b = board.boot();
+      assert.equal(b.ran, "1.0.0");
+      assert.match(device(board, "1.0.0").info().reason, /CRC mismatch at boot/);
+    });
+
+    it("defers an update while the running image is still on trial", function () {
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      staged(board, "2.0.0");
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      staged(board, "3.0.0");
+      const { result } = check(board, device(board, "2.0.0"));
+      assert.equal(result.state, "trial");
+    });
+  });
+
+  describe("128 KiB sectors", function () {
+    it("updates with slots in STM32F4 128 KiB sectors", function () {
+      const board = new SimBoard({ board: "F4_SECTORS", geometry: GEOMETRIES.F4_SECTORS });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0", { layout: F4_SECTORS_LAYOUT, memoryMapped: true }));
+      staged(board, "2.0.0", { size: 20000 });
+      const { err, result } = check(board, device(board, "1.0.0", { layout: F4_SECTORS_LAYOUT, memoryMapped: true }));
+      assert.equal(err, null);
+      assert.equal(result.state, "updated");
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+  });
+});

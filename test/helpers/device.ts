@@ -1,0 +1,47 @@
+// Drives the built bundle on a simulated board: one module instance per boot, run on the board's
+// virtual clock.
+import { strict as assert } from "assert";
+import { loadBundle, SimBoard } from "../../sim/board";
+
+const NotecardDFU = loadBundle();
+
+export function device(board: SimBoard, version: string, options: { [k: string]: unknown } = {}): any {
+  const base: { [k: string]: unknown } = options.layout ? {} : { board: board.name };
+  return NotecardDFU.setup(Object.assign(board.ports(), base, { version }, options));
+}
+
+/** Runs an async module call to completion on the virtual clock; returns its callback arguments. */
+export function settle(board: SimBoard, start: (cb: (...args: any[]) => void) => void, limitMs = 3600e3): any[] {
+  let out: any[] | null = null;
+  start((...args: any[]) => { out = args; });
+  board.clock.runUntil(() => out !== null, limitMs);
+  assert.ok(out, "the call never completed");
+  // Let what the call scheduled after its callback (a restart) happen too.
+  board.clock.runUntil(() => board.clock.pending() === 0, 60e3);
+  return out as any[];
+}
+
+export function check(board: SimBoard, dfu: any, limitMs?: number): { err: any; result: any } {
+  const [err, result] = settle(board, (cb) => dfu.check(cb), limitMs);
+  return { err, result };
+}
+
+export function provision(board: SimBoard, dfu: any, code?: string): any {
+  const [err, info] = settle(board, (cb) => dfu.provision(code, cb));
+  assert.equal(err, null, "provision failed: " + err);
+  return info;
+}
+
+export function confirm(board: SimBoard, dfu: any): any {
+  const [err, info] = settle(board, (cb) => dfu.confirm(cb));
+  assert.equal(err, null);
+  return info;
+}
+
+/** Deterministic image bytes. */
+export function image(size: number, seed = 7): Uint8Array {
+  const d = new Uint8Array(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; d[i] = x >>> 24; }
+  return d;
+}
