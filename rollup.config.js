@@ -30,12 +30,34 @@ function boards() {
     resolveId(source) { return source === id ? id : null; },
     load(source) {
       if (source !== id) return null;
-      const table = {};
+      // Boards whose slots and record are the standard Storage files share one constructor.
+      const files = (n, r) => JSON.stringify({ slots: [{ file: "dfu.0", length: n }, { file: "dfu.1", length: n }], record: { files: ["dfu.r0", "dfu.r1"], length: r } });
+      const rows = [];
       for (const f of readdirSync("boards").filter((n) => n.endsWith(".json")).sort()) {
         const b = JSON.parse(readFileSync("boards/" + f, "utf8"));
-        table[b.name] = { layout: b.layout, memoryMapped: b.memoryMapped, chunkSize: b.chunkSize };
+        const r = b.layout.record.length;
+        const l = JSON.stringify(b.layout) === files(b.layout.slots[0].length, r) ? "f(" + b.layout.slots[0].length + "," + r + ")" : JSON.stringify(b.layout);
+        rows.push(b.name + ":{layout:" + l + ",memoryMapped:" + b.memoryMapped + ",chunkSize:" + b.chunkSize + "}");
       }
-      return "export var BOARDS = " + JSON.stringify(table) + ";";
+      return "function f(n, r) { return " + files(-1, -2).replace(/"length":-1/g, '"length":n').replace('"length":-2', '"length":r') + "; }\nexport var BOARDS = {" + rows.join(",") + "};";
+    }
+  };
+}
+
+// *.boot.js files are separate ES5 programs the module installs (the boot selector): imported as
+// their minified text.
+function bootText() {
+  return {
+    name: "notecard-dfu-boot-text",
+    async load(id) {
+      if (!id.endsWith(".boot.js")) return null;
+      const out = await minify(readFileSync(id, "utf8"), {
+        ecma: 5, toplevel: false,
+        compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false },
+        mangle: { toplevel: false, reserved: ["__CONFIG__", "__notecardDfu"] },
+        format: { comments: false, ascii_only: true }
+      });
+      return "export default " + JSON.stringify(out.code) + ";";
     }
   };
 }
@@ -50,5 +72,5 @@ export default {
     generatedCode: "es5",
     banner: "/* NotecardDFU: Blues Notecard host firmware update for Espruino. MIT licence. */"
   },
-  plugins: [boards(), typescript({ tsconfig: "./tsconfig.json", outDir: "dist", rootDir: "src", noEmitOnError: true }), minified()]
+  plugins: [boards(), bootText(), typescript({ tsconfig: "./tsconfig.json", outDir: "dist", rootDir: "src", noEmitOnError: true }), minified()]
 };

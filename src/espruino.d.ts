@@ -63,3 +63,9 @@ interface Uint8Array {
 declare module "notecard-dfu:boards" {
   export var BOARDS: { [name: string]: { layout: any; memoryMapped: boolean; chunkSize: number } };
 }
+
+/** ES5 programs shipped as text (the boot selector), minified by the build. */
+declare module "*.boot.js" {
+  const source: string;
+  export default source;
+}

@@ -59,7 +59,7 @@ export function setup(options: SetupOptions) {
   if (!(chunkSize >= 256 && chunkSize <= 8192 && chunkSize % 4 === 0)) throw new Error("NotecardDFU: chunkSize must be a multiple of 4 in 256..8192");
   var version = pick(options.version, "0.0.0");
 
-  var t = merge(options.profile === "note-c" ? NOTE_C : TUNED, options.transport);
+  var t = merge(merge(TUNED, options.profile === "note-c" ? NOTE_C : undefined), options.transport);
   t.address = options.address || t.address;
   // A base64 chunk plus the JSON around it (status MD5, crc) must fit the receive buffer.
   t.maxResponse = Math.max(t.maxResponse, 4 * Math.ceil(chunkSize / 3) + 256);

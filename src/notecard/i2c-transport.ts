@@ -44,12 +44,8 @@ export var TUNED: TransportOptions = {
   nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10, maxResponse: 6144
 };
 
-/** note-c with note-arduino on a generic Arduino (30-byte Wire buffer): the conservative profile. */
-export var NOTE_C: TransportOptions = {
-  address: 0x17, mtu: 30, gapMs: 6, chunkDelayMs: 20, segmentBytes: 250, segmentPauseMs: 250,
-  readDelayMs: 2, pollMs: 50, readGapMs: 0, responseTimeoutMs: 30000, gapTimeoutMs: 1000,
-  nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10, maxResponse: 6144
-};
+/** Where note-c with note-arduino on a generic Arduino (30-byte Wire buffer) differs: the conservative profile. */
+export var NOTE_C: Partial<TransportOptions> = { mtu: 30, gapMs: 6, chunkDelayMs: 20, readDelayMs: 2, pollMs: 50 };
 
 export type LineCallback = (err: LinkError | null, line?: string) => void;
 
