@@ -23,6 +23,8 @@ export interface BootResult {
   printed: string[];
   /** The power failed during the boot. */
   cut: boolean;
+  /** Every source the boot files evaluated with eval(): exactly what the selector started. */
+  evaluated: string[];
 }
 
 export interface SimBoardOptions {
@@ -80,7 +82,7 @@ export class SimBoard {
   boot(): BootResult {
     this.clock.clearAll();
     this.rail.restore();
-    const res: BootResult = { ran: null, threw: null, rebootRequested: false, printed: [], cut: false };
+    const res: BootResult = { ran: null, threw: null, rebootRequested: false, printed: [], cut: false, evaluated: [] };
     const flash = this.flash, storage = this.storage;
     const E = {
       CRC32: (d: string | Uint8Array) => crc32(d),
@@ -96,6 +98,11 @@ export class SimBoard {
       print: (...a: unknown[]) => res.printed.push(a.join(" ")),
       __sim: { run: (v: string) => { if (res.ran === null) res.ran = v; } }
     });
+    // Global eval, instrumented: the selector's eval runs at top level, so this is equivalent.
+    ctx.eval = (src: string) => {
+      res.evaluated.push(String(src));
+      return vm.runInContext(String(src), ctx);
+    };
     const run = (name: string) => {
       const src = storage.read(name);
       if (src === undefined) return;

@@ -39,8 +39,9 @@ export class PowerRail {
     throw new PowerCut(op, this.cutKind);
   }
 
-  /** Power is back: a reboot. */
+  /** Power is back (a reboot); a cut still scheduled stays scheduled, one that happened is spent. */
   restore(): void {
+    if (!this.down) return;
     this.down = false;
     this.cutAt = -1;
   }

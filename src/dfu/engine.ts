@@ -50,12 +50,12 @@ export type CheckCallback = (err: LinkError | null, result: CheckResult) => void
 /** Which phase may follow which: the loop's state table. */
 export var FLOW: { [phase: string]: string[] } = {
   start: ["status"],
-  status: ["probe", "reboot", "done", "fail"],
-  probe: ["prepare", "enter", "fail"],
+  status: ["prepare", "reboot", "done", "fail"],
+  prepare: ["probe", "fail"],
+  probe: ["copy", "enter", "fail"],
   enter: ["wait", "fail"],
-  wait: ["prepare", "copy", "wait", "fail"],
-  prepare: ["copy", "fail"],
-  copy: ["copy", "wait", "complete", "fail"],
+  wait: ["copy", "wait", "fail"],
+  copy: ["copy", "enter", "complete", "fail"],
   complete: ["verify"],
   verify: ["stage", "fail"],
   stage: ["stop", "fail"],
@@ -132,6 +132,8 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
         if (err) return fail(false, "dfu.status: " + err.message);
         versionReported = true;
         rec = s.records.load();
+        // A download cut short (reset, power) may have left the Notecard in DFU mode: leave it.
+        if (rec && rec.s === "progress" && rec.m) entered = true;
         if (!rec) {
           result.state = "unprovisioned";
           return finish({ code: "card", message: "not provisioned: call provision() once to put the application in slot 0" });
@@ -183,12 +185,21 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       if (body.length > s.slots[target].length) return fail(true, "image (" + body.length + " bytes) is larger than slot " + target + " (" + s.slots[target].length + " bytes)");
       image = { s: target, l: body.length, c: body.crc32 >>> 0, v: v };
       event("update " + o.version + " -> " + v + ": " + body.length + " bytes into slot " + target);
-      go("probe", probe);
+      go("prepare", prepare);
+    }
+
+    /** Journals the download position (and whether we put the card in DFU mode). */
+    function journal(then: () => void) {
+      var d = { o: writer.committed(), k: writer.committedCrc() };
+      s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: d, m: entered ? 1 : undefined }, function (err) {
+        if (err) return fail(false, err);
+        then();
+      });
     }
 
     function probe() {
       request({ req: "dfu.get", length: 0 }, function (err) {
-        if (!err) { event("the Notecard serves the image without DFU mode"); return go("prepare", prepare); }
+        if (!err) { event("the Notecard serves the image without DFU mode"); return startCopy(); }
         if (NOT_IN_DFU.test(err.message)) return go("enter", enter);
         fail(false, "dfu.get probe: " + err.message);
       });
@@ -196,37 +207,41 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
 
     function enter() {
       event("entering DFU mode");
-      request({ req: "hub.set", mode: "dfu" }, function (err) {
-        if (err) return fail(false, "hub.set mode:dfu refused: " + err.message);
-        entered = true;
-        left = false;
-        lastKeepAlive = waitStart = ports.clock();
-        go("wait", wait);
+      // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
+      entered = true;
+      left = false;
+      journal(function () {
+        request({ req: "hub.set", mode: "dfu" }, function (err) {
+          if (err) return fail(false, "hub.set mode:dfu refused: " + err.message);
+          lastKeepAlive = waitStart = ports.clock();
+          go("wait", wait);
+        });
       });
     }
 
     function wait() {
       request({ req: "dfu.get", length: 0 }, function (err) {
-        if (!err) return copyStart ? go("copy", copy) : go("prepare", prepare);
+        if (!err) return startCopy();
         if (ports.clock() - waitStart > o.dfuWaitMs) return fail(false, "DFU mode not active after " + Math.round(o.dfuWaitMs / 1000) + " s: " + err.message);
         go("wait", wait, o.dfuPollMs);
       });
     }
 
+    function startCopy() {
+      if (!copyStart) {
+        copyStart = ports.clock();
+        copyFrom = journaled = writer.pos();
+      }
+      go("copy", copy);
+    }
+
+    /** Before DFU mode (so erasing does not eat its 15 minutes): resume or start afresh. */
     function prepare() {
       var r = rec as BootRecord, slot = s.slots[image.s];
       var d = r.d, c = r.c;
       function fresh() {
         writer.begin(slot, image.l, 0, 0);
-        s.records.append("progress", { q: 0, s: "progress", a: r.a, c: image, d: { o: 0, k: 0 } }, function (err) {
-          if (err) return fail(false, err);
-          startCopy();
-        });
-      }
-      function startCopy() {
-        copyStart = ports.clock();
-        copyFrom = journaled = writer.pos();
-        go("copy", copy);
+        journal(function () { go("probe", probe); });
       }
       if (r.s === "progress" && c && d && d.o > 0 && c.s === image.s && c.c === image.c && c.l === image.l) {
         event("checking the " + d.o + " bytes copied before the reset");
@@ -235,7 +250,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
           writer.begin(slot, image.l, d!.o, d!.k);
           result.resumedAt = d!.o;
           event("resuming at offset " + d!.o);
-          startCopy();
+          go("probe", probe);
         });
       }
       fresh();
@@ -253,14 +268,8 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       request({ req: "dfu.get", offset: pos, length: n }, function (err, rsp) {
         if (err && NOT_IN_DFU.test(err.message)) {
           // DFU mode ended (expiry, card restart): enter it again and carry on at the same offset.
-          event("DFU mode lost at offset " + pos + ": entering it again");
-          return request({ req: "hub.set", mode: "dfu" }, function (e2) {
-            if (e2) return fail(false, "hub.set mode:dfu refused: " + e2.message);
-            entered = true;
-            left = false;
-            lastKeepAlive = waitStart = ports.clock();
-            go("wait", wait);
-          });
+          event("DFU mode lost at offset " + pos);
+          return go("enter", enter);
         }
         var bad = err ? "dfu.get: " + err.message : chunkProblem(rsp, n);
         if (bad) {
@@ -274,10 +283,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
           progress("copy");
           if (writer.committed() > journaled) {
             journaled = writer.committed();
-            return s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: { o: journaled, k: writer.committedCrc() } }, function (jerr) {
-              if (jerr) return fail(false, jerr);
-              go("copy", copy);
-            });
+            return journal(function () { go("copy", copy); });
           }
           go("copy", copy);
         });

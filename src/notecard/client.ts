@@ -52,7 +52,9 @@ export function createClient(ports: Ports, transport: Transport, o: ClientOption
   /** Checks the card's crc; returns an error text, or "" when the line is acceptable. */
   function checkCrc(line: string): string {
     var at = line.length - 1 - CRC_FIELD;
-    if (at < 0 || line.substr(at, 8) !== ',"crc":"' || line.charAt(line.length - 1) !== "}") {
+    var field = at < 0 ? "" : line.substr(at, 8);
+    // `,"crc":"…"}`, or `{ "crc":"…"}` for an otherwise empty object.
+    if ((field !== ',"crc":"' && !(field === ' "crc":"' && at === 1)) || line.charAt(line.length - 1) !== "}") {
       return seenCrc ? "CRC missing {io}" : "";
     }
     var rseq = parseInt(line.substr(at + 8, 4), 16);

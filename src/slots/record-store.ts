@@ -40,6 +40,8 @@ export interface BootRecord {
   d?: { o: number; k: number };
   /** 1 once the outcome was reported to the Notecard */
   p?: number;
+  /** 1 when this download put the Notecard in DFU mode, so a later cycle takes it out again */
+  m?: number;
 }
 
 /** Unit access for raw flash or Storage files. */

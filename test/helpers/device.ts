@@ -2,6 +2,7 @@
 // virtual clock.
 import { strict as assert } from "assert";
 import { loadBundle, SimBoard } from "../../sim/board";
+import { PowerCut } from "../../sim/power";
 
 const NotecardDFU = loadBundle();
 
@@ -13,11 +14,19 @@ export function device(board: SimBoard, version: string, options: { [k: string]:
 /** Runs an async module call to completion on the virtual clock; returns its callback arguments. */
 export function settle(board: SimBoard, start: (cb: (...args: any[]) => void) => void, limitMs = 3600e3): any[] {
   let out: any[] | null = null;
-  start((...args: any[]) => { out = args; });
-  board.clock.runUntil(() => out !== null, limitMs);
+  const down = () => board.rail.down;
+  // A power cut stops the world: whatever the module does after it never happened.
+  try {
+    start((...args: any[]) => { out = args; });
+  } catch (e) {
+    if (!down()) throw e;
+  }
+  board.clock.runUntil(() => out !== null || down(), limitMs);
+  if (down()) throw new PowerCut(board.rail.ops, board.rail.cutKind);
   assert.ok(out, "the call never completed");
   // Let what the call scheduled after its callback (a restart) happen too.
-  board.clock.runUntil(() => board.clock.pending() === 0, 60e3);
+  board.clock.runUntil(() => board.clock.pending() === 0 || down(), 60e3);
+  if (down()) throw new PowerCut(board.rail.ops, board.rail.cutKind);
   return out as any[];
 }
 
