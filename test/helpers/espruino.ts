@@ -24,9 +24,18 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "notecard-dfu-"));
 }
 
-/** Evaluates `code` with `espruino -e` in `dir` and returns everything it printed. */
+/**
+ * Evaluates `code` with `espruino -e` in `dir` and returns everything it printed. On the Linux
+ * build E.reboot() exits the process with status 1: that is a restart, not a failure.
+ */
 export function runEspruino(bin: string, dir: string, code: string, timeoutMs = 20000): string {
-  return execFileSync(bin, ["-e", code], { cwd: dir, input: "", timeout: timeoutMs, encoding: "utf8" });
+  try {
+    return execFileSync(bin, ["-e", code], { cwd: dir, input: "", timeout: timeoutMs, encoding: "utf8" });
+  } catch (e) {
+    const err = e as { status?: number; stdout?: string; signal?: string };
+    if (err.status === 1 && err.stdout !== undefined && !err.signal) return err.stdout + "\n[exit 1]";
+    throw e;
+  }
 }
 
 /** Copies a host file into `dir` so the interpreter can read it with require("fs"). */
