@@ -114,6 +114,25 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
       assert.match(r.sim.log[r.sim.log.length - 1].raw, /"crc":"0000:[0-9a-f]{8}"}$/);
     });
 
+    it("accepts the crc the card puts in an otherwise empty response", function () {
+      const r = rig();
+      r.call({ req: "card.version" });
+      const [err, rsp] = r.call({ req: "hub.set", mode: "periodic" });
+      assert.equal(err, null);
+      assert.deepEqual(rsp, {});
+      assert.match(r.sim.log[r.sim.log.length - 1].raw, /^\{ "crc":"0001:[0-9a-f]{8}"\}$/);
+      assert.equal(r.sim.log.filter((l) => l.req.req === "hub.set").length, 1, "no retry");
+    });
+
+    it("rejects a response whose crc does not match and retries the request", function () {
+      const r = rig({ faults: { corrupt: 1 }, faultsFrom: 2, faultsUntil: 3 });
+      const [err, rsp] = r.call({ req: "card.version" });
+      assert.equal(err, null);
+      assert.equal(rsp.body.ver_major, 9);
+      assert.ok((r.sim.injected.corrupt ?? 0) >= 1, "a byte was corrupted");
+      assert.equal(r.sim.log.filter((l) => l.req.req === "card.version").length, 2, "one retry");
+    });
+
     it("works with a card that neither checks nor echoes crc", function () {
       const r = rig({ crc: false });
       const [err, rsp] = r.call({ req: "card.version" });

@@ -54,7 +54,7 @@ export var FLOW: { [phase: string]: string[] } = {
   prepare: ["probe", "fail"],
   probe: ["copy", "enter", "fail"],
   enter: ["wait", "fail"],
-  wait: ["copy", "wait", "fail"],
+  wait: ["copy", "wait", "enter", "fail"],
   copy: ["copy", "enter", "complete", "fail"],
   complete: ["verify"],
   verify: ["stage", "fail"],
@@ -64,7 +64,11 @@ export var FLOW: { [phase: string]: string[] } = {
   fail: ["done"]
 };
 
-var NOT_IN_DFU = /DFU operating mode|\{connected\}|dfu-not-ready|DFU mode is not yet/;
+/** The card needs hub.set mode:dfu (again), or is still entering it. */
+var NOT_IN_DFU = /DFU operating mode/;
+var NOT_YET = /\{connected\}|dfu-not-ready|DFU mode is not yet/;
+/** Entries into DFU mode one cycle may make (the first, and re-entries after the card drops it). */
+var MAX_ENTRIES = 10;
 
 export function createEngine(ports: Ports, client: Client, s: Slots, writer: SlotWriter, o: EngineOptions) {
   var running = false;
@@ -76,7 +80,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     var phase = "start";
     var entered = false, left = false, lastKeepAlive = 0, waitStart = 0;
     var rec: BootRecord | null = null, body: Response = {}, image: ImageRef = { s: 0, l: 0, c: 0, v: "" };
-    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0;
+    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0, entries = 0;
     var result: CheckResult = { state: "idle" };
 
     function event(text: string) {
@@ -200,12 +204,13 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     function probe() {
       request({ req: "dfu.get", length: 0 }, function (err) {
         if (!err) { event("the Notecard serves the image without DFU mode"); return startCopy(); }
-        if (NOT_IN_DFU.test(err.message)) return go("enter", enter);
+        if (NOT_IN_DFU.test(err.message) || NOT_YET.test(err.message)) return go("enter", enter);
         fail(false, "dfu.get probe: " + err.message);
       });
     }
 
     function enter() {
+      if (++entries > MAX_ENTRIES) return fail(false, "the Notecard left DFU mode " + MAX_ENTRIES + " times");
       event("entering DFU mode");
       // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
       entered = true;
@@ -222,6 +227,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     function wait() {
       request({ req: "dfu.get", length: 0 }, function (err) {
         if (!err) return startCopy();
+        if (NOT_IN_DFU.test(err.message)) return go("enter", enter);
         if (ports.clock() - waitStart > o.dfuWaitMs) return fail(false, "DFU mode not active after " + Math.round(o.dfuWaitMs / 1000) + " s: " + err.message);
         go("wait", wait, o.dfuPollMs);
       });

@@ -1,0 +1,238 @@
+// The update engine through the built bundle: resume after a host reset, cards with and without
+// DFU mode, the keep-alive on a slow link, every gate, and every failure path leaving the Notecard
+// out of DFU mode with the running image intact.
+import { strict as assert } from "assert";
+import { appImage, SimBoard } from "../sim/board";
+import { PowerCut } from "../sim/power";
+import { check, confirm, device, provision } from "./helpers/device";
+
+function bytes(src: string): Uint8Array {
+  return new Uint8Array(Buffer.from(src, "latin1"));
+}
+
+/** A provisioned board running v1, with `version` staged on the Notecard. */
+function ready(opts: { board?: string; notecard?: any; version?: string; size?: number; body?: any; type?: string } = {}) {
+  const board = new SimBoard({ board: opts.board ?? "LINUX", notecard: opts.notecard });
+  board.saveApp(appImage("1.0.0"));
+  provision(board, device(board, "1.0.0"));
+  board.boot();
+  const src = appImage(opts.version ?? "2.0.0", { size: opts.size ?? 8000 });
+  board.card.stage({ data: bytes(src), version: opts.version ?? "2.0.0", body: opts.body, type: opts.type });
+  return { board, src };
+}
+
+function requests(board: SimBoard, name: string, filter: (r: any) => boolean = () => true) {
+  return board.card.log.filter((l) => (l.req.req || l.req.cmd) === name && filter(l.req));
+}
+
+/** The running image is untouched: slot 0 still holds v1 and the record still boots it. */
+function assertIntact(board: SimBoard) {
+  const b = board.boot();
+  assert.equal(b.ran, "1.0.0");
+  assert.equal(board.card.hubMode, "periodic", "the Notecard was left in DFU mode");
+}
+
+describe("update engine (built bundle)", function () {
+  describe("resume after a host reset", function () {
+    for (const pct of [30, 60, 99]) {
+      it(`continues from the last committed page after a reset at ${pct} %`, function () {
+        const { board, src } = ready({ size: 40000, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
+        const total = src.length;
+        const dfu = device(board, "1.0.0", {
+          chunkSize: 2048,
+          onProgress: (p: any) => { if (p.offset >= (total * pct) / 100) board.rail.down = true; }
+        });
+        assert.throws(() => check(board, dfu), PowerCut);
+        board.boot();
+        const before = requests(board, "dfu.get", (r) => r.length > 0).length;
+        const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+        assert.equal(err, null, err && err.message);
+        assert.equal(result.state, "updated");
+        assert.ok(result.resumedAt >= Math.floor((total * pct) / 100) - 2048 - 1024, `resumed at ${result.resumedAt}`);
+        const fetched = requests(board, "dfu.get", (r) => r.length > 0).slice(before);
+        assert.equal(fetched[0].req.offset, result.resumedAt);
+        assert.ok(fetched.length <= Math.ceil((total - result.resumedAt) / 2048) + 1, `${fetched.length} chunks fetched after the reset`);
+        assert.equal(board.boot().ran, "2.0.0");
+        assert.equal(board.card.hubMode, "periodic");
+      });
+    }
+
+    it("starts again from 0 when the copied part no longer matches its journal", function () {
+      const { board, src } = ready({ size: 20000 });
+      const dfu = device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= src.length / 2) board.rail.down = true; } });
+      assert.throws(() => check(board, dfu), PowerCut);
+      board.boot();
+      board.flash.mem[0x1002f000 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.equal(err, null);
+      assert.equal(result.resumedAt, undefined);
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+  });
+
+  describe("DFU mode", function () {
+    it("does not send hub.set mode:dfu when dfu.get already works", function () {
+      const { board } = ready({ notecard: { needsDfuMode: false } });
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "updated");
+      assert.equal(requests(board, "hub.set").length, 0);
+    });
+
+    it("enters DFU mode, waits for it, and leaves it when the card needs it", function () {
+      const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 20000 } });
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "updated");
+      const modes = requests(board, "hub.set").map((l) => l.req.mode);
+      assert.deepEqual([modes[0], modes[modes.length - 1]], ["dfu", "dfu-completed"]);
+      assert.ok(requests(board, "dfu.get", (r) => !r.length).length >= 3, "probes while DFU mode was not yet active");
+      assert.equal(board.card.hubMode, "periodic");
+    });
+
+    it("keeps DFU mode alive through a copy longer than 15 minutes on a slow link", function () {
+      const { board, src } = ready({ size: 56000, notecard: { needsDfuMode: true, dfuEntryMs: 1000, bitrate: 600 } });
+      const t0 = board.clock.now;
+      const { err, result } = check(board, device(board, "1.0.0"), 4 * 3600e3);
+      assert.equal(err, null, err && err.message);
+      assert.equal(result.state, "updated");
+      assert.ok(board.clock.now - t0 > 15 * 60e3, `the copy took only ${(board.clock.now - t0) / 60e3} min`);
+      assert.ok(requests(board, "hub.set", (r) => r.mode === "dfu").length >= 2, "no keep-alive was sent");
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.ok(src.length > 50000);
+    });
+
+    it("enters DFU mode again at the same offset when the card drops it mid-copy", function () {
+      const { board } = ready({ size: 30000, notecard: { needsDfuMode: true, dfuEntryMs: 500, faults: { dfuDrop: 0.2 }, seed: 3 } });
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.equal(err, null, err && err.message);
+      assert.equal(result.state, "updated");
+      assert.ok((board.card.injected.dfuDrop ?? 0) > 0);
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.equal(board.card.hubMode, "periodic");
+    });
+  });
+
+  describe("per-chunk integrity", function () {
+    it("checks each chunk's MD5 when the card does not echo the crc, and retries a corrupted one", function () {
+      const { board } = ready({ size: 16000, notecard: { crc: false, faults: { corrupt: 0.02 }, seed: 8 } });
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.equal(err, null, err && err.message);
+      assert.equal(result.state, "updated");
+      assert.ok((board.card.injected.corrupt ?? 0) > 0);
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+  });
+
+  describe("gates", function () {
+    it("skips the version that is already running and clears it from the Notecard", function () {
+      const { board } = ready({ version: "1.0.0" });
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(err, null);
+      assert.equal(result.state, "current");
+      assert.ok(board.card.reports.some((r) => r.req.stop && /already running 1\.0\.0/.test(r.req.status)));
+      assertIntact(board);
+    });
+
+    it("refuses a downgrade, and allows it when asked", function () {
+      let { board } = ready({ version: "0.9.0" });
+      let { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "failed");
+      assert.match(err.message, /downgrade from 1\.0\.0 to 0\.9\.0 refused/);
+      assert.ok(board.card.reports.some((r) => r.req.stop && /downgrade/.test(r.req.err)));
+      assertIntact(board);
+      ({ board } = ready({ version: "0.9.0" }));
+      ({ result } = check(board, device(board, "1.0.0", { allowDowngrade: true })));
+      assert.equal(result.state, "updated");
+    });
+
+    const definitive: [string, any, RegExp][] = [
+      ["an image larger than the slot", { size: 70000 }, /larger than slot 1/],
+      ["a body without crc32", { body: { crc32: undefined } }, /incomplete/],
+      ["a body with a negative length", { body: { length: -5 } }, /incomplete/],
+      ["a body with a fractional length", { body: { length: 100.5 } }, /incomplete/],
+      ["an image that is not firmware", { type: "notecard" }, /not firmware/],
+      ["a crc32 that does not match the image", { body: { crc32: 12345 } }, /CRC-32 .* does not match/]
+    ];
+    for (const [what, opts, problem] of definitive) {
+      it(`refuses ${what}, reports it, and keeps the running image`, function () {
+        const { board } = ready(Object.assign({ notecard: { needsDfuMode: true, dfuEntryMs: 0 } }, opts));
+        const { err, result } = check(board, device(board, "1.0.0"));
+        assert.equal(result.state, "failed");
+        assert.match(err.message, problem);
+        assert.ok(board.card.reports.some((r) => r.req.stop && problem.test(r.req.err)), JSON.stringify(board.card.reports.map((r) => r.req)));
+        assert.notEqual(device(board, "1.0.0").info().state, "progress");
+        assertIntact(board);
+      });
+    }
+
+    it("reports nothing to do while Notehub is still downloading", function () {
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      board.card.dfuMode = "downloading";
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "downloading");
+    });
+
+    it("refuses to start before provisioning", function () {
+      const board = new SimBoard();
+      board.card.stage({ data: bytes(appImage("2.0.0")), version: "2.0.0" });
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "unprovisioned");
+      assert.match(err.message, /not provisioned/);
+    });
+  });
+
+  describe("transient failures", function () {
+    it("keeps the Notecard's image, leaves DFU mode and keeps the running image when the card stops answering", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      let n = 0;
+      const dfu = device(board, "1.0.0", { chunkSize: 2048, retries: 1, retryDelayMs: 100, onProgress: () => { if (++n === 3) board.card.latencyMs = 60e3; } });
+      const { err, result } = check(board, dfu);
+      assert.equal(result.state, "retry");
+      assert.match(err.message, /no response|failed/);
+      board.card.latencyMs = 10;
+      assert.equal(board.card.image !== null, true, "a transient failure must not delete the Notecard's image");
+      assert.ok(!board.card.reports.some((r) => r.req.stop));
+      assertIntact(board);
+      board.clock.advance(60e3); // the card finishes the slow answer it was working on
+      const again = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.equal(again.result.state, "updated", again.err && again.err.message);
+      assert.ok(again.result.resumedAt > 0, "the second cycle resumes");
+    });
+
+    it("backs off after a transient failure when checking periodically", function () {
+      const { board } = ready({ notecard: { latencyMs: 60e3 } });
+      const dfu = device(board, "1.0.0", { retries: 0 });
+      dfu.start(60e3);
+      board.clock.runUntil(() => requests(board, "dfu.status").length >= 3, 24 * 3600e3);
+      dfu.stop();
+      const times = board.card.log.filter((l) => l.req.req === "dfu.status").length;
+      assert.ok(times >= 3);
+      assert.ok(board.clock.now > 60e3 + 120e3 + 30e3 * 3, `gaps should grow: ${board.clock.now}`);
+    });
+
+    it("refuses a second check while one is running", function () {
+      const { board } = ready();
+      const dfu = device(board, "1.0.0");
+      let second: any;
+      dfu.check(() => {});
+      dfu.check((err: any) => { second = err; });
+      assert.equal(second.code, "busy");
+      board.clock.runUntil(() => board.clock.pending() === 0);
+    });
+  });
+
+  describe("closed loop", function () {
+    it("reports the running version at the first check after every boot", function () {
+      const { board } = ready();
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      const dfu = device(board, "2.0.0");
+      confirm(board, dfu);
+      check(board, dfu);
+      const versions = board.card.log.filter((l) => l.req.req === "dfu.status" && l.req.version).map((l) => l.req.version);
+      assert.deepEqual(versions, ["1.0.0", "2.0.0"]);
+      assert.ok(board.card.reports.some((r) => r.req.status === "installed 2.0.0"));
+    });
+  });
+});
