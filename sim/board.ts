@@ -2,7 +2,7 @@
 // sharing one power rail. boot() is a reset: nothing in RAM survives; it runs .boot0 (the
 // selector) and then .bootcde the way Espruino does, in a fresh JavaScript context, and reports
 // which image started. Images are JavaScript that call __sim.run(version).
-import { readFileSync } from "fs";
+import { existsSync } from "fs";
 import { resolve } from "path";
 import * as vm from "vm";
 import { VirtualClock } from "./clock";
@@ -48,8 +48,15 @@ export function appImage(version: string, opts: { throws?: boolean; size?: numbe
   return src;
 }
 
+/** The package root: the nearest folder above this file with a package.json (works from dist/node too). */
+export function packageRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(resolve(dir, "package.json")) && resolve(dir, "..") !== dir) dir = resolve(dir, "..");
+  return dir;
+}
+
 export function loadBundle(): any {
-  return require(resolve(__dirname, "../dist/NotecardDFU.js"));
+  return require(resolve(packageRoot(), "dist/NotecardDFU.js"));
 }
 
 export class SimBoard {
@@ -135,8 +142,4 @@ export class SimBoard {
   selector(): string | undefined {
     return this.storage.read(".boot0");
   }
-}
-
-export function readDist(name: string): string {
-  return readFileSync(resolve(__dirname, "../dist", name), "utf8");
 }

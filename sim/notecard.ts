@@ -83,6 +83,8 @@ export class NotecardSim {
   dfuMode: "idle" | "downloading" | "ready" | "error" = "idle";
   dfuStatusText = "";
 
+  /** Called with each request (crc stripped) and its response as the card answers it. */
+  onRequest?: (req: any, rsp: any) => void;
   /** Every request (crc stripped) and response, for schema checks and assertions. */
   log: { req: any; rsp: any; raw: string }[] = [];
   /** dfu.status requests that reported something (stop/err/status/version). */
@@ -273,6 +275,7 @@ export class NotecardSim {
     let raw = JSON.stringify(rsp);
     if (seq !== null && !rsp.err) raw = raw.slice(0, -1) + (raw === "{}" ? " " : ",") + `"crc":"${seq}:${crc32(raw).toString(16).padStart(8, "0")}"}`;
     this.log.push({ req, rsp, raw });
+    if (this.onRequest) this.onRequest(req, rsp);
     if (isCmd) return;
     let delay = this.latencyMs;
     if (req.req === "dfu.get" && req.length) delay += (this.latencyPerKiBMs * req.length) / 1024;

@@ -34,9 +34,9 @@ function assertIntact(board: SimBoard) {
 
 describe("update engine (built bundle)", function () {
   describe("resume after a host reset", function () {
-    for (const pct of [30, 60, 99]) {
-      it(`continues from the last committed page after a reset at ${pct} %`, function () {
-        const { board, src } = ready({ size: 40000, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
+    for (const [name, pct, size] of [["LINUX", 30, 40000], ["LINUX", 60, 40000], ["LINUX", 99, 40000], ["PICO", 30, 7000], ["PICO", 60, 7000], ["PICO", 99, 7000]] as [string, number, number][]) {
+      it(`continues from the last committed page after a reset at ${pct} % (${name})`, function () {
+        const { board, src } = ready({ board: name, size, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
         const total = src.length;
         const dfu = device(board, "1.0.0", {
           chunkSize: 2048,
@@ -48,7 +48,7 @@ describe("update engine (built bundle)", function () {
         const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
         assert.equal(err, null, err && err.message);
         assert.equal(result.state, "updated");
-        assert.ok(result.resumedAt >= Math.floor((total * pct) / 100) - 2048 - 1024, `resumed at ${result.resumedAt}`);
+        assert.ok(result.resumedAt > 0 && result.resumedAt >= Math.floor((total * pct) / 100) - 2048 - 1024, `resumed at ${result.resumedAt}`);
         const fetched = requests(board, "dfu.get", (r) => r.length > 0).slice(before);
         assert.equal(fetched[0].req.offset, result.resumedAt);
         assert.ok(fetched.length <= Math.ceil((total - result.resumedAt) / 2048) + 1, `${fetched.length} chunks fetched after the reset`);

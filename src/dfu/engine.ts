@@ -5,7 +5,7 @@ import { Client, Response } from "../notecard/client";
 import { LinkError } from "../notecard/errors";
 import { Ports } from "../ports";
 import { BootRecord, ImageRef } from "../slots/record-store";
-import { SlotWriter } from "../slots/slot-writer";
+import { DIRTY, SlotWriter } from "../slots/slot-writer";
 import { Slots } from "../slots/slots";
 import { md5Hex } from "./md5";
 import { compareVersions } from "./version";
@@ -70,6 +70,16 @@ var NOT_YET = /\{connected\}|dfu-not-ready|DFU mode is not yet/;
 /** Entries into DFU mode one cycle may make (the first, and re-entries after the card drops it). */
 var MAX_ENTRIES = 10;
 
+/** body.version: a version string, or the firmware::info JSON text Notehub scanned from the image. */
+function imageVersion(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  var t = String(v);
+  if (t.charAt(0) === "{") {
+    try { var info = JSON.parse(t); if (info && info.version !== undefined) return String(info.version); } catch (e) { /* a plain string after all */ }
+  }
+  return t;
+}
+
 export function createEngine(ports: Ports, client: Client, s: Slots, writer: SlotWriter, o: EngineOptions) {
   var running = false;
   var versionReported = false;
@@ -80,7 +90,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     var phase = "start";
     var entered = false, left = false, lastKeepAlive = 0, waitStart = 0;
     var rec: BootRecord | null = null, body: Response = {}, image: ImageRef = { s: 0, l: 0, c: 0, v: "" };
-    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0, entries = 0;
+    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0, entries = 0, restarted = false;
     var result: CheckResult = { state: "idle" };
 
     function event(text: string) {
@@ -172,7 +182,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       if (r.s === "pending") { event("an update is staged: restarting into it"); return go("reboot", reboot); }
       if (rsp.mode !== "ready") return go("done", function () { finish(null); });
       body = rsp.body || {};
-      var v = body.version === undefined ? "" : String(body.version);
+      var v = imageVersion(body.version);
       result.version = v;
       if (!(body.length > 0) || body.length !== Math.floor(body.length) || typeof body.crc32 !== "number") {
         return fail(true, "the Notecard's image description is incomplete (length/crc32 missing or invalid)");
@@ -285,6 +295,13 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
         }
         chunkTries = 0;
         writer.write(n, function (werr) {
+          if (werr === DIRTY && !restarted) {
+            restarted = true;
+            event(werr + ": starting the copy again");
+            writer.begin(s.slots[image.s], image.l, 0, 0);
+            journaled = 0;
+            return journal(function () { go("copy", copy); });
+          }
           if (werr) return fail(false, werr);
           progress("copy");
           if (writer.committed() > journaled) {

@@ -73,7 +73,8 @@ export function createClient(ports: Ports, transport: Transport, o: ClientOption
 
     function finish(err: LinkError | null, rsp?: Response) {
       seq = (seq + 1) & 0xffff;
-      if (err) needResync = true;
+      // A card error is a clean exchange; only a broken one leaves the stream in doubt.
+      if (err && err.code === "io") needResync = true;
       busy = false;
       if (queue.length) ports.timers.set(next, 0);
       job.cb(err, rsp);

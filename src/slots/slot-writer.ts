@@ -23,9 +23,15 @@ export interface SlotWriter {
   committedCrc(): number;
 }
 
+/** write() fails with this when a file slot holds other data where the chunk goes. */
+export var DIRTY = "slot holds other data past the journaled offset";
+var ERASED = /\xff/g;
+
 export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: number): SlotWriter {
   var buf = new Uint8Array(maxChunk + 8);
   var slot: SlotStore, total = 0, pos = 0, crc = 0, erasedTo = 0, committed = 0, committedCrc = 0;
+  // Only the chunk after a resume can find bytes already written: the journal trails by one chunk.
+  var resumed = false;
 
   function pageEnd(off: number): number {
     var pages = slot.pages;
@@ -43,6 +49,7 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
     total = t;
     pos = committed = erasedTo = at;
     crc = committedCrc = c;
+    resumed = at > 0;
   }
 
   function write(n: number, cb: (err: string | null) => void) {
@@ -61,7 +68,15 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
         }
         if (piece < start + n4) {
           var end = slot.isFile ? start + n4 : Math.min(start + n4, pageEnd(piece));
-          slot.write(piece, buf.subarray(4 + piece - start, 4 + end - start), total4);
+          var data = buf.subarray(4 + piece - start, 4 + end - start);
+          if (slot.isFile && resumed) {
+            // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled
+            // offset may already be there. Identical ones are kept; anything else needs a new file.
+            var have = natives.text(slot.read(piece, end - piece));
+            if (have === natives.text(data)) { piece = end; return timers.set(step, 0); }
+            if (have.replace(ERASED, "").length) return cb(DIRTY);
+          }
+          slot.write(piece, data, total4);
           piece = end;
           return timers.set(step, 0);
         }
@@ -73,6 +88,7 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
         return cb("flash read-back mismatch at offset " + start);
       }
       var newCrc = natives.crc32(buf.subarray(0, 4 + n));
+      resumed = false;
       pos = start + n;
       var boundary = pos >= total || slot.isFile ? pos : pageStart(pos);
       if (boundary > committed) {

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// notecard-dfu: host tools for NotecardDFU.
+//   pack <app.js> --version X [--org O --product P --description D --builder B] [--minify] [-o out]
+//   demo [--board PICO] [--size N] [--bitrate 100000] [--chunk N] [--faults] [--bad-image] [--json]
+//   provision-script --board B --version X   (the one-shot code that provisions a board)
+import { readFileSync, writeFileSync } from "fs";
+import { runDemo } from "./demo";
+import { pack, PackError } from "./pack";
+
+function args(argv: string[]): { _: string[]; [k: string]: string | boolean | string[] } {
+  const out: { _: string[]; [k: string]: string | boolean | string[] } = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith("--")) {
+      const key = a.slice(2);
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith("-")) { out[key] = next; i++; } else out[key] = true;
+    } else if (a === "-o") {
+      out.o = argv[++i];
+    } else out._.push(a);
+  }
+  return out;
+}
+
+const USAGE = `usage:
+  notecard-dfu pack <app.js> --version X [--org O] [--product P] [--description D] [--builder B] [--minify] [-o out.js]
+  notecard-dfu demo [--board PICO] [--size BYTES] [--bitrate 100000] [--chunk BYTES] [--faults] [--bad-image] [--json]
+  notecard-dfu provision-script --board NAME --version X`;
+
+async function main(argv: string[]): Promise<number> {
+  const a = args(argv);
+  const cmd = a._[0];
+  if (cmd === "pack") {
+    const file = a._[1];
+    if (!file) { console.error(USAGE); return 2; }
+    try {
+      const p = await pack(readFileSync(file, "latin1"), {
+        version: String(a.version ?? ""), org: a.org as string, product: a.product as string,
+        description: a.description as string, builder: a.builder as string, minify: !!a.minify
+      });
+      const out = (a.o as string) || file.replace(/\.js$/, "") + ".notehub.js";
+      writeFileSync(out, p.image, "latin1");
+      console.log(`wrote ${out}\nlength ${p.length} bytes\ncrc32  ${p.crc32}\nmd5    ${p.md5}\nfirmware::info ${JSON.stringify(p.info)}`);
+      return 0;
+    } catch (e) {
+      console.error(e instanceof PackError ? e.message : String(e));
+      return 1;
+    }
+  }
+  if (cmd === "demo") {
+    // On a terminal the progress bar redraws one line; otherwise it is a plain line every 10 %.
+    const tty = !a.json && !!process.stdout.isTTY;
+    let barShown = false, lastTenth = -1;
+    const print = (s: string) => {
+      if (a.json) return;
+      if (barShown) process.stdout.write("\n");
+      barShown = false;
+      console.log(s);
+    };
+    const bar = (s: string, pct: number) => {
+      if (a.json) return;
+      if (tty) { process.stdout.write("\r" + s); barShown = true; return; }
+      if (Math.floor(pct / 10) !== lastTenth) { lastTenth = Math.floor(pct / 10); console.log(s); }
+    };
+    const summary = await runDemo({
+      board: String(a.board ?? "PICO"), size: a.size ? Number(a.size) : undefined, bitrate: Number(a.bitrate ?? 100000),
+      chunk: a.chunk ? Number(a.chunk) : undefined, faults: !!a.faults, badImage: !!a["bad-image"], json: !!a.json
+    }, print, bar);
+    if (a.json) console.log(JSON.stringify(summary, null, 2));
+    return summary.ok ? 0 : 1;
+  }
+  if (cmd === "provision-script") {
+    if (!a.board || !a.version) { console.error(USAGE); return 2; }
+    console.log(`// Paste once into the Espruino Web IDE (or send with the espruino CLI) after saving your app to flash
+// and storing the module as "NotecardDFU": it copies .bootcde into slot 0 and installs the boot selector.
+require("NotecardDFU").setup({ i2c: I2C1, board: ${JSON.stringify(a.board)}, version: ${JSON.stringify(a.version)} })
+  .provision(undefined, function (err, info) { print(err ? "provision failed: " + err : "provisioned: " + JSON.stringify(info)); });`);
+    return 0;
+  }
+  console.error(USAGE);
+  return cmd ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
