@@ -83,6 +83,10 @@ export class NotecardSim {
   dfuMode: "idle" | "downloading" | "ready" | "error" = "idle";
   dfuStatusText = "";
 
+  /** A misbehaving card: rewrites a response before the crc is added (the card's own bug). */
+  mutate?: (req: any, rsp: any) => any;
+  /** A damaged line: rewrites the raw response text after the crc is added. */
+  mutateRaw?: (req: any, raw: string) => string;
   /** Called with each request (crc stripped) and its response as the card answers it. */
   onRequest?: (req: any, rsp: any) => void;
   /** Every request (crc stripped) and response, for schema checks and assertions. */
@@ -272,8 +276,10 @@ export class NotecardSim {
     }
     const isCmd = typeof req.cmd === "string";
     let rsp: any = this.fault("io") ? { err: "simulated I/O error {io}" } : this.dispatch(isCmd ? req.cmd : req.req, req);
-    let raw = JSON.stringify(rsp);
-    if (seq !== null && !rsp.err) raw = raw.slice(0, -1) + (raw === "{}" ? " " : ",") + `"crc":"${seq}:${crc32(raw).toString(16).padStart(8, "0")}"}`;
+    if (this.mutate) rsp = this.mutate(req, rsp);
+    let raw = typeof rsp === "string" ? rsp : JSON.stringify(rsp);
+    if (seq !== null && typeof rsp === "object" && !rsp.err) raw = raw.slice(0, -1) + (raw === "{}" ? " " : ",") + `"crc":"${seq}:${crc32(raw).toString(16).padStart(8, "0")}"}`;
+    if (this.mutateRaw) raw = this.mutateRaw(req, raw);
     this.log.push({ req, rsp, raw });
     if (this.onRequest) this.onRequest(req, rsp);
     if (isCmd) return;

@@ -22,6 +22,8 @@ export interface BootInfo {
   /** After a revert: the rejected version and why. */
   rejected?: string;
   reason?: string;
+  /** While an image is copied, staged or on trial: what it is. */
+  candidate?: { slot: number; version: string; length: number; crc32: number };
 }
 
 export function createBootControl(ports: Ports, s: Slots, writer: SlotWriter, o: BootOptions) {
@@ -37,6 +39,7 @@ export function createBootControl(ports: Ports, s: Slots, writer: SlotWriter, o:
     var running = r.s === "trial" ? r.c : r.a;
     var out: BootInfo = { state: r.s, slot: running ? running.s : -1, version: running ? running.v : o.version, attempt: r.n || 0 };
     if (r.s === "reverted" && r.c) { out.rejected = r.c.v; out.reason = r.r; }
+    else if (r.c) out.candidate = { slot: r.c.s, version: r.c.v, length: r.c.l, crc32: r.c.c };
     return out;
   }
 
@@ -45,7 +48,7 @@ export function createBootControl(ports: Ports, s: Slots, writer: SlotWriter, o:
     var done = cb || function () {};
     var r = s.records.load();
     if (!r || r.s !== "trial") return done(null, info());
-    s.records.append("confirm", { q: 0, s: "confirmed", a: r.c, p: 0 }, function (err) {
+    s.records.append("confirm", { q: 0, s: "confirmed", a: r.c, b: r.a, p: 0 }, function (err) {
       if (err) return done(err);
       // The trial watchdog now belongs to the idle loop, which kicks it automatically.
       if (o.watchdogSec) ports.watchdog(o.watchdogSec, true);

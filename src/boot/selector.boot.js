@@ -82,7 +82,10 @@ var __notecardDfu = (function (C) {
   var src = img(run);
   if (!trial && E.CRC32(src) !== run.c) {
     print("NotecardDFU: slot " + run.s + " fails its CRC; not started");
-    return;
+    // Last resort: the image before it, if the other slot still holds it intact.
+    run = best.b;
+    if (!run || E.CRC32(src = img(run)) !== run.c) return;
+    print("NotecardDFU: starting the previous image " + run.v + " from slot " + run.s);
   }
   if (trial && C.wdt) E.enableWatchdog(C.wdt, false);
   return { src: src, trial: trial };

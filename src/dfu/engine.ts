@@ -168,7 +168,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       event(r.s === "confirmed" ? "reporting: installed " + (r.a as ImageRef).v : "reporting: " + req.err);
       request(req, function (err) {
         if (err) return then();
-        s.records.append("reported", { q: 0, s: r.s, a: r.a, c: r.c, r: r.r, p: 1 }, function () {
+        s.records.append("reported", { q: 0, s: r.s, a: r.a, b: r.b, c: r.c, r: r.r, p: 1 }, function () {
           rec = s.records.latest();
           then();
         });
@@ -335,7 +335,15 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     }
 
     function verify() {
-      if (writer.crc() !== image.c) return fail(true, "image CRC-32 " + writer.crc() + " does not match the Notecard's " + image.c);
+      if (writer.crc() !== image.c) {
+        // Before blaming the image, make sure Notehub did not replace it while we copied.
+        return request({ req: "dfu.status" }, function (err, rsp) {
+          var b = rsp.body || {};
+          if (err) return fail(false, "dfu.status: " + err.message);
+          if (rsp.mode !== "ready" || b.crc32 !== image.c || b.length !== image.l) return fail(false, "the image on the Notecard changed during the copy");
+          fail(true, "image CRC-32 " + writer.crc() + " does not match the Notecard's " + image.c);
+        });
+      }
       if (o.verifyMd5 && typeof body.md5 === "string") {
         var all = s.slots[image.s].read(0, image.l);
         if (md5Hex(all) !== body.md5.toLowerCase()) return fail(true, "image MD5 does not match the Notecard's");

@@ -30,6 +30,8 @@ export interface BootRecord {
   s: State;
   /** the confirmed image (the fallback), if any */
   a?: ImageRef;
+  /** the image before `a`, still intact in the other slot: the selector's last resort */
+  b?: ImageRef;
   /** the candidate: downloading, pending, on trial or rejected */
   c?: ImageRef;
   /** trial boots so far */
@@ -102,6 +104,7 @@ function truncate(s: string | undefined): string | undefined {
 /** Encodes a record; exported for the selector's tests. */
 export function encodeRecord(rec: BootRecord, natives: Natives): Uint8Array {
   if (rec.a) rec.a.v = truncate(rec.a.v) as string;
+  if (rec.b) rec.b.v = truncate(rec.b.v) as string;
   if (rec.c) rec.c.v = truncate(rec.c.v) as string;
   rec.r = truncate(rec.r);
   var json = natives.bytes(JSON.stringify(rec));
