@@ -4,7 +4,6 @@
 // which image started. Images are JavaScript that call __sim.run(version).
 import { existsSync } from "fs";
 import { resolve } from "path";
-import * as vm from "vm";
 import { VirtualClock } from "./clock";
 import { FlashSim } from "./flash";
 import { Geometry, GEOMETRIES } from "./geometry";
@@ -99,22 +98,21 @@ export class SimBoard {
       reboot: () => { res.rebootRequested = true; },
       enableWatchdog: () => {}
     };
-    const ctx = vm.createContext({
-      E, Uint8Array, JSON, Math, Error,
-      require: (m: string) => (m === "Flash" ? flash : m === "Storage" ? storage : undefined),
-      print: (...a: unknown[]) => res.printed.push(a.join(" ")),
-      __sim: { run: (v: string) => { if (res.ran === null) res.ran = v; } }
-    });
-    // Global eval, instrumented: the selector's eval runs at top level, so this is equivalent.
-    ctx.eval = (src: string) => {
+    // Each boot gets a fresh scope (nothing survives a reset). The selector's top-level eval is
+    // handed an instrumented function, so what it starts is recorded exactly; images run in their
+    // own fresh function scope. Global-scope eval itself is checked on the real interpreter.
+    const sim = { run: (v: string) => { if (res.ran === null) res.ran = v; } };
+    const print = (...a: unknown[]) => res.printed.push(a.join(" "));
+    const evalImage = (src: string) => {
       res.evaluated.push(String(src));
-      return vm.runInContext(String(src), ctx);
+      return new Function("E", "print", "__sim", String(src))(E, print, sim);
     };
+    const requireModule = (m: string) => (m === "Flash" ? flash : m === "Storage" ? storage : undefined);
     const run = (name: string) => {
       const src = storage.read(name);
       if (src === undefined) return;
       try {
-        vm.runInContext(src, ctx, { filename: name });
+        new Function("require", "E", "print", "eval", "__sim", src)(requireModule, E, print, evalImage, sim);
       } catch (e) {
         if (e instanceof PowerCut) throw e;
         // Espruino prints an exception in a boot file and goes on with the next one.

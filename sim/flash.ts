@@ -18,6 +18,8 @@ export interface FlashSimOptions {
   clock?: VirtualClock;
   /** Program operations allowed per 32-bit word between erases. */
   maxWritesPerWord?: number;
+  /** The part of flash to simulate (default: the span of the free areas). */
+  span?: Page;
   /** Time charged per erase of a page, ms per KiB, and per written KiB. */
   eraseMsPerKiB?: number;
   writeMsPerKiB?: number;
@@ -49,9 +51,11 @@ export class FlashSim {
   constructor(o: FlashSimOptions) {
     this.pages = o.pages;
     this.free = o.free;
-    this.base = o.pages[0].addr;
-    const last = o.pages[o.pages.length - 1];
-    this.size = last.addr + last.length - this.base;
+    // Only the span of the free areas is backed by memory (firmware and Storage are elsewhere);
+    // reads outside it see erased flash, writes outside it are refused.
+    const areas = o.span ? [o.span] : o.free.length ? o.free : [o.pages[0]];
+    this.base = Math.min(...areas.map((a) => a.addr));
+    this.size = Math.max(...areas.map((a) => a.addr + a.length)) - this.base;
     this.mem = new Uint8Array(this.size).fill(0xff);
     this.writes = new Uint8Array(this.size >> 2);
     this.rail = o.rail ?? new PowerRail();
@@ -79,6 +83,7 @@ export class FlashSim {
     this.erases++;
     this.clock?.advance((p.length / 1024) * this.eraseMsPerKiB);
     const off = p.addr - this.base;
+    if (off < 0 || off + p.length > this.size) throw new Error(`flash erase outside the simulated span at 0x${addr.toString(16)}`);
     if (mode === "torn") {
       // A torn erase leaves the page in between: some bytes erased, others not.
       for (let i = 0; i < p.length; i++) if (this.rail.random() < 0.5) this.mem[off + i] = 0xff;
@@ -111,7 +116,9 @@ export class FlashSim {
 
   read(length: number, addr: number): Uint8Array {
     if (this.rail.down) throw new Error("no power");
-    const off = addr - this.base;
-    return this.mem.slice(off, off + length);
+    const out = new Uint8Array(length).fill(0xff);
+    const from = Math.max(addr, this.base), to = Math.min(addr + length, this.base + this.size);
+    if (to > from) out.set(this.mem.subarray(from - this.base, to - this.base), from - addr);
+    return out;
   }
 }

@@ -177,14 +177,13 @@ export class NotecardSim {
     if (this.fault("nack")) throw new Error("I2C Read Error 33282");
     const want = this.readSetup < 0 ? 0 : this.readSetup;
     this.readSetup = -1;
-    const avail = this.available();
-    const give = Math.min(want, avail.length);
+    const give = Math.min(want, this.available());
     const r = new Uint8Array(quantity);
     r.fill(0xff);
     this.consume(give, r, 2);
     let count = give;
     if (this.fault("count")) count = (count + 1) & 0xff;
-    r[0] = Math.min(253, this.available().length);
+    r[0] = Math.min(253, this.available());
     r[1] = count;
     if (give > 0 && this.fault("corrupt")) r[2 + Math.floor(this.random() * give)] ^= 1 << Math.floor(this.random() * 8);
     if (this.fault("truncate")) return r.subarray(0, Math.max(0, quantity - 1 - Math.floor(this.random() * quantity)));
@@ -201,14 +200,14 @@ export class NotecardSim {
     if (this.hubMode === "dfu") this.leaveDfuMode();
   }
 
-  /** Bytes the host may read now. */
-  private available(): number[] {
-    const res: number[] = [];
+  /** How many bytes the host may read now. */
+  private available(): number {
+    let n = 0;
     for (const o of this.out) {
       if (o.at > this.clock.now) break;
-      for (const b of o.bytes) res.push(b);
+      n += o.bytes.length;
     }
-    return res;
+    return n;
   }
 
   private consume(n: number, into: Uint8Array, at: number): void {

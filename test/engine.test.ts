@@ -128,7 +128,7 @@ describe("update engine (built bundle)", function () {
       const { err, result } = check(board, device(board, "1.0.0"));
       assert.equal(err, null);
       assert.equal(result.state, "current");
-      assert.ok(board.card.reports.some((r) => r.req.stop && /already running 1\.0\.0/.test(r.req.status)));
+      assert.ok(board.card.reports.some((r) => r.req.stop && /already running 1\.0\.0/.test(String(r.req.status))));
       assertIntact(board);
     });
 
@@ -137,7 +137,7 @@ describe("update engine (built bundle)", function () {
       let { err, result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "failed");
       assert.match(err.message, /downgrade from 1\.0\.0 to 0\.9\.0 refused/);
-      assert.ok(board.card.reports.some((r) => r.req.stop && /downgrade/.test(r.req.err)));
+      assert.ok(board.card.reports.some((r) => r.req.stop && /downgrade/.test(String(r.req.err))));
       assertIntact(board);
       ({ board } = ready({ version: "0.9.0" }));
       ({ result } = check(board, device(board, "1.0.0", { allowDowngrade: true })));
@@ -149,8 +149,7 @@ describe("update engine (built bundle)", function () {
       ["a body without crc32", { body: { crc32: undefined } }, /incomplete/],
       ["a body with a negative length", { body: { length: -5 } }, /incomplete/],
       ["a body with a fractional length", { body: { length: 100.5 } }, /incomplete/],
-      ["an image that is not firmware", { type: "notecard" }, /not firmware/],
-      ["a crc32 that does not match the image", { body: { crc32: 12345 } }, /CRC-32 .* does not match/]
+      ["an image that is not firmware", { type: "notecard" }, /not firmware/]
     ];
     for (const [what, opts, problem] of definitive) {
       it(`refuses ${what}, reports it, and keeps the running image`, function () {
@@ -158,11 +157,36 @@ describe("update engine (built bundle)", function () {
         const { err, result } = check(board, device(board, "1.0.0"));
         assert.equal(result.state, "failed");
         assert.match(err.message, problem);
-        assert.ok(board.card.reports.some((r) => r.req.stop && problem.test(r.req.err)), JSON.stringify(board.card.reports.map((r) => r.req)));
+        assert.ok(board.card.reports.some((r) => r.req.stop && problem.test(String(r.req.err))), JSON.stringify(board.card.reports.map((r) => r.req)));
         assert.notEqual(device(board, "1.0.0").info().state, "progress");
         assertIntact(board);
       });
     }
+
+    it("copies an image whose CRC-32 does not match once more, then refuses and reports it", function () {
+      const { board } = ready({ body: { crc32: 12345 }, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      let { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "retry");
+      assert.match(err.message, /does not match .*copying it again/);
+      assert.ok(!board.card.reports.some((r) => r.req.stop), "the first mismatch must not drop the image");
+      ({ err, result } = check(board, device(board, "1.0.0")));
+      assert.equal(result.state, "failed");
+      assert.match(err.message, /does not match the Notecard's 12345 twice/);
+      assert.ok(board.card.reports.some((r) => r.req.stop && /twice/.test(String(r.req.err))));
+      assert.equal(device(board, "1.0.0").info().state, "confirmed");
+      assertIntact(board);
+    });
+
+    it("does not drop the Notecard's image when a second dfu.status disagrees with the first", function () {
+      const { board } = ready({ type: "notecard" });
+      let n = 0;
+      board.card.mutate = (req, rsp) => (req.req === "dfu.status" && rsp.body && ++n === 2 ? Object.assign({}, rsp, { body: Object.assign({}, rsp.body, { type: "firmware" }) }) : rsp);
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "retry");
+      assert.match(err.message, /not confirmed by a second dfu\.status/);
+      assert.ok(!board.card.reports.some((r) => r.req.stop));
+      assert.ok(board.card.image, "the image stays on the Notecard");
+    });
 
     it("reports nothing to do while Notehub is still downloading", function () {
       const board = new SimBoard();

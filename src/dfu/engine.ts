@@ -90,7 +90,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     var phase = "start";
     var entered = false, left = false, lastKeepAlive = 0, waitStart = 0;
     var rec: BootRecord | null = null, body: Response = {}, image: ImageRef = { s: 0, l: 0, c: 0, v: "" };
-    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0, entries = 0, restarted = false;
+    var chunkTries = 0, copyStart = 0, copyFrom = 0, journaled = 0, entries = 0, restarted = false, mismatches = 0, md5Seen = false;
     var result: CheckResult = { state: "idle" };
 
     function event(text: string) {
@@ -132,6 +132,17 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       event((definitive ? "update failed: " : "will retry: ") + text);
       var err: LinkError = { code: definitive ? "card" : "io", message: text };
       if (!definitive) return finish(err);
+      // Dropping the Notecard's image is final: first read its description again. A corrupted
+      // answer (cards without crc) or an image Notehub replaced meanwhile makes this transient.
+      request({ req: "dfu.status" }, function (e, again) {
+        if (e || again.mode !== "ready" || JSON.stringify(again.body) !== JSON.stringify(body)) {
+          return fail(false, text + " (not confirmed by a second dfu.status; trying again later)");
+        }
+        reject(text, err);
+      });
+    }
+
+    function reject(text: string, err: LinkError) {
       request({ req: "dfu.status", stop: true, err: text }, function () {
         var r = s.records.latest();
         if (!r || r.s !== "progress") return finish(err);
@@ -205,7 +216,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     /** Journals the download position (and whether we put the card in DFU mode). */
     function journal(then: () => void) {
       var d = { o: writer.committed(), k: writer.committedCrc() };
-      s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: d, m: entered ? 1 : undefined }, function (err) {
+      s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: d, m: entered ? 1 : undefined, x: mismatches || undefined }, function (err) {
         if (err) return fail(false, err);
         then();
       });
@@ -255,6 +266,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     function prepare() {
       var r = rec as BootRecord, slot = s.slots[image.s];
       var d = r.d, c = r.c;
+      if (r.s === "progress" && c && c.c === image.c && c.l === image.l) mismatches = r.x || 0;
       function fresh() {
         writer.begin(slot, image.l, 0, 0);
         journal(function () { go("probe", probe); });
@@ -319,9 +331,13 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       var bin = ports.natives.atob(rsp.payload);
       if (bin.length !== n) return "payload is " + bin.length + " bytes, asked for " + n;
       ports.natives.put(writer.buf, bin, 4);
-      // Without the transport crc, the chunk's MD5 in `status` is the integrity check.
-      if (!client.crcSeen() && typeof rsp.status === "string" && /^[0-9a-fA-F]{32}$/.test(rsp.status)) {
-        if (md5Hex(writer.buf.subarray(4, 4 + n)) !== rsp.status.toLowerCase()) return "MD5 mismatch";
+      // Without the transport crc, the chunk's MD5 in `status` is the integrity check; once the card
+      // has sent one, a chunk without it is as suspect as one that fails it.
+      if (!client.crcSeen()) {
+        if (typeof rsp.status === "string" && /^[0-9a-fA-F]{32}$/.test(rsp.status)) {
+          md5Seen = true;
+          if (md5Hex(writer.buf.subarray(4, 4 + n)) !== rsp.status.toLowerCase()) return "MD5 mismatch";
+        } else if (md5Seen) return "no chunk MD5";
       }
       return "";
     }
@@ -336,13 +352,12 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
 
     function verify() {
       if (writer.crc() !== image.c) {
-        // Before blaming the image, make sure Notehub did not replace it while we copied.
-        return request({ req: "dfu.status" }, function (err, rsp) {
-          var b = rsp.body || {};
-          if (err) return fail(false, "dfu.status: " + err.message);
-          if (rsp.mode !== "ready" || b.crc32 !== image.c || b.length !== image.l) return fail(false, "the image on the Notecard changed during the copy");
-          fail(true, "image CRC-32 " + writer.crc() + " does not match the Notecard's " + image.c);
-        });
+        var text = "image CRC-32 " + writer.crc() + " does not match the Notecard's " + image.c;
+        if (mismatches) return fail(true, text + " twice");
+        // Once could be a corruption the chunk checks missed: copy it again from the start.
+        mismatches = 1;
+        writer.begin(s.slots[image.s], image.l, 0, 0);
+        return journal(function () { fail(false, text + "; copying it again"); });
       }
       if (o.verifyMd5 && typeof body.md5 === "string") {
         var all = s.slots[image.s].read(0, image.l);

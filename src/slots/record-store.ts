@@ -44,6 +44,8 @@ export interface BootRecord {
   p?: number;
   /** 1 when this download put the Notecard in DFU mode, so a later cycle takes it out again */
   m?: number;
+  /** whole-image CRC mismatches of this download so far */
+  x?: number;
 }
 
 /** Unit access for raw flash or Storage files. */
