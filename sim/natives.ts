@@ -17,6 +17,7 @@ export function crc32(data: string | Uint8Array): number {
 export const nodeNatives = {
   crc32,
   atob: (s: string) => Buffer.from(s, "base64").toString("latin1"),
+  btoa: (s: string) => Buffer.from(s, "latin1").toString("base64"),
   bytes: bytesOf,
   text: textOf,
   put: (dst: Uint8Array, src: string, at: number) => dst.set(Buffer.from(src, "latin1"), at)

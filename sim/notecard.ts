@@ -87,6 +87,8 @@ export class NotecardSim {
   mutate?: (req: any, rsp: any) => any;
   /** A damaged line: rewrites the raw response text after the crc is added. */
   mutateRaw?: (req: any, raw: string) => string;
+  /** A line that never ends: the response to such a request is sent without its "\r\n". */
+  noNewline?: (req: any) => boolean;
   /** Called with each request (crc stripped) and its response as the card answers it. */
   onRequest?: (req: any, rsp: any) => void;
   /** Every request (crc stripped) and response, for schema checks and assertions. */
@@ -286,7 +288,8 @@ export class NotecardSim {
     if (req.req === "dfu.get" && req.length) delay += (this.latencyPerKiBMs * req.length) / 1024;
     if (this.fault("latency")) delay += 2000;
     if (this.fault("malformed")) raw = raw.slice(0, Math.floor(raw.length / 2)) + "#";
-    this.respond(raw, delay);
+    if (this.noNewline && this.noNewline(req)) this.out.push({ at: this.clock.now + delay, bytes: bytesOf(raw) });
+    else this.respond(raw, delay);
   }
 
   private inDfuMode(): "no" | "entering" | "yes" {

@@ -6,6 +6,7 @@ export function espruinoNatives(): Natives {
   return {
     crc32: function (d) { return E.CRC32(d); },
     atob: function (s) { return atob(s); },
+    btoa: function (s) { return btoa(s); },
     bytes: function (s) { return E.toUint8Array(s); },
     text: function (b) { return E.toString(b); },
     put: function (dst, src, at) { (dst as any).set(src, at); }

@@ -36,8 +36,9 @@ export interface TimerPort {
 export interface Natives {
   /** Standard CRC-32 (zlib) of a binary string or bytes: E.CRC32. */
   crc32(data: string | Uint8Array): number;
-  /** Base64 to binary string: atob. */
+  /** Base64 to binary string, and back: atob, btoa. */
   atob(data: string): string;
+  btoa(data: string): string;
   /** Binary string to bytes: E.toUint8Array. */
   bytes(data: string): Uint8Array;
   /** Bytes to binary string: E.toString. */

@@ -191,6 +191,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       result.state = rsp.mode || "idle";
       if (r.s === "trial") { result.state = "trial"; return finish(null); }
       if (r.s === "pending") { event("an update is staged: restarting into it"); return go("reboot", reboot); }
+      if (rsp.mode === "error") result.error = String(rsp.status || "the Notecard reports a DFU error");
       if (rsp.mode !== "ready") return go("done", function () { finish(null); });
       body = rsp.body || {};
       var v = imageVersion(body.version);
@@ -330,6 +331,9 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       if (typeof rsp.payload !== "string") return "no payload";
       var bin = ports.natives.atob(rsp.payload);
       if (bin.length !== n) return "payload is " + bin.length + " bytes, asked for " + n;
+      // Espruino's atob decodes stray characters as zero bytes: only canonical base64 survives a
+      // round trip (two native calls, no per-byte loop).
+      if (ports.natives.btoa(bin) !== rsp.payload) return "payload is not valid base64";
       ports.natives.put(writer.buf, bin, 4);
       // Without the transport crc, the chunk's MD5 in `status` is the integrity check; once the card
       // has sent one, a chunk without it is as suspect as one that fails it.
