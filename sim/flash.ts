@@ -100,6 +100,8 @@ export class FlashSim {
     const off = addr - this.base;
     if (off < 0 || off + bytes.length > this.size) throw new Error(`flash write outside flash at 0x${addr.toString(16)}`);
     if (addr % 4 || bytes.length % 4) this.violations.push(`unaligned write of ${bytes.length} bytes at 0x${addr.toString(16)}`);
+    const page = this.getPage(addr);
+    if (page && addr + bytes.length > page.addr + page.length) this.violations.push(`write of ${bytes.length} bytes at 0x${addr.toString(16)} crosses a page boundary`);
     for (let w = off >> 2; w < (off + bytes.length + 3) >> 2; w++) {
       if (++this.writes[w] > this.maxWritesPerWord) this.violations.push(`word 0x${(this.base + w * 4).toString(16)} programmed ${this.writes[w]} times`);
     }

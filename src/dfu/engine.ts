@@ -163,7 +163,17 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
           result.state = "unprovisioned";
           return finish({ code: "card", message: "not provisioned: call provision() once to put the application in slot 0" });
         }
-        reportOutcome(rsp, function () { gates(rsp); });
+        reportOutcome(rsp, function () {
+          if (rsp.mode !== "ready" || client.crcSeen()) return gates(rsp);
+          // Without the transport crc a flipped bit could change the image's description: act only
+          // on two identical answers.
+          request({ req: "dfu.status" }, function (e2, again) {
+            if (e2 || again.mode !== rsp.mode || JSON.stringify(again.body) !== JSON.stringify(rsp.body)) {
+              return fail(false, "two dfu.status answers disagree");
+            }
+            gates(rsp);
+          });
+        });
       });
     }
 

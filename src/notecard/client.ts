@@ -103,9 +103,11 @@ export function createClient(ports: Ports, transport: Transport, o: ClientOption
     }
     function onLine(err: LinkError | null, raw?: string) {
       if (err) return retry(err);
-      var text = (raw as string).replace(/\s+$/, "");
-      var isErr = text.indexOf('"err":"') >= 0;
-      var bad = isErr ? "" : checkCrc(text);
+      var text = raw as string;
+      while (text.length && text.charCodeAt(text.length - 1) <= 32) text = text.substr(0, text.length - 1);
+      // Card errors are not CRC errors: only when the crc does not check out, look for `err`.
+      var bad = checkCrc(text);
+      if (bad && text.indexOf('"err":"') >= 0) bad = "";
       if (bad) return retry(linkError("io", bad));
       var rsp: Response;
       try { rsp = JSON.parse(text); } catch (e) { rsp = null as any; }

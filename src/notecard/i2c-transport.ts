@@ -1,7 +1,7 @@
 // Serial-over-I2C framing (notecard-protocol.md §2): data writes of <= MTU bytes behind a length
 // byte, read setup [0x00, N] then read [AVAIL, COUNT, data...], polling until a "\n" has arrived
 // and AVAIL is 0. One bus exchange per event-loop turn; received bytes are gathered into one
-// preallocated buffer with native copies, and the newline is found with a native indexOf.
+// preallocated buffer with native copies; the line end is a check of the last byte received.
 import { Ports } from "../ports";
 import { describe, LinkError, linkError } from "./errors";
 
@@ -120,8 +120,11 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
     step();
   }
 
+  /** How long the card takes to start answering, learned: the first query goes out just then. */
+  var expectMs = 0;
+
   function readLine(cb: LineCallback) {
-    var len = 0, newline = -1;
+    var len = 0, polls = 0, answered = false;
     var started = ports.clock(), lastData = started;
     function fail(e: unknown) {
       cb(linkError("io", "i2c: " + describe(e) + " {io}"));
@@ -129,32 +132,36 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
     function received(r: Uint8Array) {
       var want = r[1], avail = r[0];
       var now = ports.clock();
+      if (!answered && avail > 0) {
+        answered = true;
+        // Hit on the first query: try a little sooner next time; missed: the answer came within
+        // the last poll interval.
+        expectMs = polls === 1 ? expectMs * 0.9 : Math.max(0, now - started - o.pollMs / 2);
+      }
       if (want > 0) {
         if (len + want > rx.length) return cb(linkError("io", "response larger than " + rx.length + " bytes {io}"));
-        var data = r.subarray(2, 2 + want);
-        rx.set(data, len);
-        if (newline < 0) {
-          var at = data.indexOf(10);
-          if (at >= 0) newline = len + at;
-        }
+        rx.set(r.subarray(2, 2 + want), len);
         len += want;
         lastData = now;
       }
       if (avail > 0) return later(function () { readExchange(Math.min(avail, o.mtu), fail, received); }, o.readGapMs);
-      if (newline >= 0) {
-        // Anything after the newline would be read as the next answer: flag it for a resync.
-        var rest = len > newline + 1 ? ports.natives.text(rx.subarray(newline + 1, len)).replace(CRLF, "") : "";
-        var line = ports.natives.text(rx.subarray(0, newline));
-        return cb(rest.length ? linkError("io", "unexpected data after the response {io}") : null, line);
+      // The line is complete when its "\n" has arrived and the card has nothing more to send.
+      if (len && rx[len - 1] === 10) {
+        var text = ports.natives.text(rx.subarray(0, len));
+        var nl = text.indexOf("\n");
+        // Anything after the first newline would be read as the next answer: flag it for a resync.
+        var bad = nl < len - 1 && text.substr(nl + 1).replace(CRLF, "").length;
+        return cb(bad ? linkError("io", "unexpected data after the response {io}") : null, text.substr(0, nl));
       }
       if (len > 0 && now - lastData > o.gapTimeoutMs) return cb(linkError("io", "timeout: transaction incomplete {io}"));
       if (len === 0 && now - started > o.responseTimeoutMs) return cb(linkError("io", "timeout: no response from Notecard {io}"));
       later(poll, o.pollMs);
     }
     function poll() {
+      polls++;
       readExchange(0, fail, received);
     }
-    poll();
+    if (expectMs >= 1) later(poll, expectMs); else poll();
   }
 
   function transact(request: Uint8Array | null, cb: LineCallback) {

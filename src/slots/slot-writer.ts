@@ -33,15 +33,16 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
   // Only the chunk after a resume can find bytes already written: the journal trails by one chunk.
   var resumed = false;
 
-  function pageEnd(off: number): number {
-    var pages = slot.pages;
-    for (var i = 0; i < pages.length; i++) if (off < pages[i].off + pages[i].length) return pages[i].off + pages[i].length;
-    return slot.length;
-  }
-  function pageStart(off: number): number {
-    var pages = slot.pages;
-    for (var i = pages.length - 1; i >= 0; i--) if (pages[i].off <= off) return pages[i].off;
-    return 0;
+  // Erase, write and commit offsets each only grow between begin() calls, so each has a page
+  // cursor that finds its page in O(1) amortized (no scan of the page list per chunk).
+  var cursors = [0, 0, 0];
+  var ERASE = 0, WRITE = 1, COMMIT = 2;
+  /** Index of the page holding `off`, for the cursor `c` (off >= that cursor's previous call). */
+  function pageAt(c: number, off: number): number {
+    var pages = slot.pages, i = cursors[c];
+    while (i < pages.length - 1 && pages[i].off + pages[i].length <= off) i++;
+    cursors[c] = i;
+    return i;
   }
 
   function begin(s: SlotStore, t: number, at: number, c: number) {
@@ -50,6 +51,7 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
     pos = committed = erasedTo = at;
     crc = committedCrc = c;
     resumed = at > 0;
+    cursors = [0, 0, 0];
   }
 
   function write(n: number, cb: (err: string | null) => void) {
@@ -61,13 +63,14 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
       try {
         if (slot.isFile ? erasedTo === 0 && start === 0 : erasedTo < start + n4) {
           // Erase ahead: the next page (or the whole file, before its first write).
-          var page = slot.isFile ? 0 : indexOfPage(erasedTo);
+          var page = slot.isFile ? 0 : pageAt(ERASE, erasedTo);
           slot.erase(page);
           erasedTo = slot.isFile ? slot.length : slot.pages[page].off + slot.pages[page].length;
           return timers.set(step, 0);
         }
         if (piece < start + n4) {
-          var end = slot.isFile ? start + n4 : Math.min(start + n4, pageEnd(piece));
+          var pg = slot.isFile ? null : slot.pages[pageAt(WRITE, piece)];
+          var end = pg ? Math.min(start + n4, pg.off + pg.length) : start + n4;
           var data = buf.subarray(4 + piece - start, 4 + end - start);
           if (slot.isFile && resumed) {
             // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled
@@ -90,7 +93,7 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
       var newCrc = natives.crc32(buf.subarray(0, 4 + n));
       resumed = false;
       pos = start + n;
-      var boundary = pos >= total || slot.isFile ? pos : pageStart(pos);
+      var boundary = pos >= total || slot.isFile ? pos : slot.pages[pageAt(COMMIT, pos)].off;
       if (boundary > committed) {
         committedCrc = boundary === pos ? newCrc : natives.crc32(buf.subarray(0, 4 + boundary - start));
         committed = boundary;
@@ -99,12 +102,6 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
       cb(null);
     }
     step();
-  }
-
-  function indexOfPage(off: number): number {
-    var pages = slot.pages;
-    for (var i = 0; i < pages.length; i++) if (off < pages[i].off + pages[i].length) return i;
-    return pages.length - 1;
   }
 
   function verify(s: SlotStore, at: number, expected: number, cb: (ok: boolean) => void) {
