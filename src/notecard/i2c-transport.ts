@@ -96,12 +96,13 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
   /** One read exchange, in this turn or split over two (readDelayMs), then `next(r)`. */
   function readExchange(want: number, fail: (e: unknown) => void, next: (r: Uint8Array) => void) {
     try { setupRead(want); } catch (e) { return fail(e); }
-    function complete() {
-      var r: Uint8Array;
-      try { r = finishRead(want); } catch (e) { return fail(e); }
-      next(r);
-    }
-    if (o.readDelayMs > 0) later(complete, o.readDelayMs); else complete();
+    if (o.readDelayMs > 0) return later(function () { completeRead(want, fail, next); }, o.readDelayMs);
+    completeRead(want, fail, next);
+  }
+  function completeRead(want: number, fail: (e: unknown) => void, next: (r: Uint8Array) => void) {
+    var r: Uint8Array;
+    try { r = finishRead(want); } catch (e) { return fail(e); }
+    next(r);
   }
 
   function writeAll(req: Uint8Array, fail: (e: unknown) => void, then: () => void) {
@@ -124,7 +125,7 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
   var expectMs = 0;
 
   function readLine(cb: LineCallback) {
-    var len = 0, polls = 0, answered = false;
+    var len = 0, polls = 0, answered = false, more = 0;
     var started = ports.clock(), lastData = started;
     function fail(e: unknown) {
       cb(linkError("io", "i2c: " + describe(e) + " {io}"));
@@ -144,7 +145,10 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
         len += want;
         lastData = now;
       }
-      if (avail > 0) return later(function () { readExchange(Math.min(avail, o.mtu), fail, received); }, o.readGapMs);
+      if (avail > 0) {
+        more = Math.min(avail, o.mtu);
+        return later(readMore, o.readGapMs);
+      }
       // The line is complete when its "\n" has arrived and the card has nothing more to send.
       if (len && rx[len - 1] === 10) {
         var text = ports.natives.text(rx.subarray(0, len));
@@ -156,6 +160,9 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
       if (len > 0 && now - lastData > o.gapTimeoutMs) return cb(linkError("io", "timeout: transaction incomplete {io}"));
       if (len === 0 && now - started > o.responseTimeoutMs) return cb(linkError("io", "timeout: no response from Notecard {io}"));
       later(poll, o.pollMs);
+    }
+    function readMore() {
+      readExchange(more, fail, received);
     }
     function poll() {
       polls++;
