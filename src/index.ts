@@ -104,8 +104,7 @@ export function setup(options: SetupOptions) {
     info: boot.info,
     /** Sends a request to the Notecard through the module's queue; cb(err, response). */
     request: function (req: Response, cb: ResponseCallback) { client.request(req, cb); },
-    command: function (cmd: Response, cb?: (err: LinkError | null) => void) { client.command(cmd, cb); },
-    exchanges: transport.exchanges
+    command: function (cmd: Response, cb?: (err: LinkError | null) => void) { client.command(cmd, cb); }
   };
 }
 

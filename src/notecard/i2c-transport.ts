@@ -56,8 +56,6 @@ export interface Transport {
   send(request: Uint8Array, cb: (err: LinkError | null) => void): void;
   /** Resynchronises with the card: "\n", then drain until only CR/LF arrives (§2.7). */
   resync(cb: (err: LinkError | null) => void): void;
-  /** Bus exchanges made so far (writes + reads), for tests and benchmarks. */
-  exchanges(): number;
 }
 
 var CRLF = /[\r\n]/g;
@@ -69,14 +67,12 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
   var setupBuf = new Uint8Array(2);
   var rx = new Uint8Array(o.maxResponse);
   var newlineBuf = new Uint8Array([1, 10]);
-  var count = 0;
 
   function later(fn: () => void, ms: number) {
     ports.timers.set(fn, ms);
   }
 
   function write(data: Uint8Array) {
-    count++;
     i2c.writeTo(o.address, data);
   }
 
@@ -86,7 +82,6 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
     write(setupBuf);
   }
   function finishRead(want: number): Uint8Array {
-    count++;
     var r = i2c.readFrom(o.address, want + 2);
     if (!r || r.length !== want + 2) throw new Error("unexpected raw byte count");
     if (r[1] !== want) throw new Error("unexpected protocol byte count");
@@ -217,5 +212,5 @@ export function createTransport(ports: Ports, o: TransportOptions): Transport {
     later(sendNewline, o.resetSettleMs);
   }
 
-  return { transact: transact, send: send, resync: resync, exchanges: function () { return count; } };
+  return { transact: transact, send: send, resync: resync };
 }
