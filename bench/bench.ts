@@ -8,6 +8,7 @@ import { join, resolve } from "path";
 import { appImage, loadBundle, SimBoard } from "../sim/board";
 import { uniformPages } from "../sim/flash";
 import { BUNDLE_BUDGET_BYTES } from "../tools/espruino-gate";
+import * as acorn from "acorn";
 
 const ROOT = resolve(__dirname, "..");
 const NotecardDFU = loadBundle();
@@ -78,14 +79,30 @@ function fmt(n: number, d = 2): string {
   return n.toFixed(d);
 }
 
-function espruinoMeasurements(): { hot?: string } {
+/** The shipped MD5 (the bundle's own md5Hex and its tables), as source to evaluate elsewhere. */
+function md5Source(): string {
+  const src = readFileSync(join(ROOT, "dist/NotecardDFU.js"), "utf8");
+  const ast: any = acorn.parse(src, { ecmaVersion: 5 });
+  const names = ["S", "K", "constants", "md5Hex"];
+  return ast.body.filter((n: any) => (n.id && names.indexOf(n.id.name) >= 0) || (n.declarations && names.indexOf(n.declarations[0].id.name) >= 0))
+    .map((n: any) => src.slice(n.start, n.end)).join("\n");
+}
+
+function espruinoMeasurements(): { hot?: string; md5?: string } {
   const bin = process.env.ESPRUINO_BIN;
   if (!bin || !existsSync(bin)) return {};
   const dir = mkdtempSync(join(tmpdir(), "notecard-dfu-bench-"));
   const run = (code: string) => execFileSync(bin, ["-e", code], { cwd: dir, input: "", encoding: "utf8", timeout: 300e3 });
   copyFileSync(join(ROOT, "dist/NotecardDFU.min.js"), join(dir, "m.js"));
   const fake = readFileSync(join(ROOT, "test/espruino/fake-notecard.js"), "utf8");
-  const out: { hot?: string } = {};
+  const out: { hot?: string; md5?: string } = {};
+  const md5 = run(md5Source() + `
+    var d = new Uint8Array(4096); for (var i = 0; i < 4096; i++) d[i] = (i * 7) & 255;
+    var t0 = getTime(); for (i = 0; i < 5; i++) md5Hex(d); var t1 = getTime();
+    for (i = 0; i < 50; i++) E.CRC32(d); var t2 = getTime();
+    print("MD5 " + ((t1 - t0) * 1000 / 5).toFixed(2) + " " + ((t2 - t1) * 1000 / 50).toFixed(3));`);
+  const mm = /MD5 ([\d.]+) ([\d.]+)/.exec(md5);
+  if (mm) out.md5 = `${mm[1]} ms per 4 KiB chunk on the Espruino Linux build vs E.CRC32 ${mm[2]} ms (${fmt(Number(mm[1]) / Number(mm[2]), 0)}x)`;
   // Hot path: a copy of 14 chunks of 4 KiB. JS time is summed inside every timer callback the
   // module schedules (so the Linux build's idle sleeps between turns do not count), minus the time
   // spent inside the fake bus and inside page erases; then compared with the natives alone.
@@ -159,6 +176,7 @@ function main() {
   say(`host CPU (Node ${process.version}): ${fmt(cpuMiB, 0)} ms per MiB through dist/NotecardDFU.js with simulated ports (simulators included)`);
   say(`bundle: dist/NotecardDFU.min.js ${size} bytes (gate budget ${BUNDLE_BUDGET_BYTES}; target 12288)`);
   const esp = espruinoMeasurements();
+  if (esp.md5) say(`chunk MD5 (only for cards that do not echo the crc): ${esp.md5}`);
   if (esp.hot) say(`Espruino hot path: ${esp.hot}`);
   else say("Espruino hot path: not measured (set ESPRUINO_BIN to an Espruino Linux build)");
   // Estimated, not measured: the Linux build grows its variable pool on demand and collects lazily,
