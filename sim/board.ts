@@ -24,6 +24,8 @@ export interface BootResult {
   cut: boolean;
   /** Every source the boot files evaluated with eval(): exactly what the selector started. */
   evaluated: string[];
+  /** E.enableWatchdog calls: [seconds, auto]. */
+  watchdog: [number, boolean][];
 }
 
 export interface SimBoardOptions {
@@ -88,7 +90,7 @@ export class SimBoard {
   boot(): BootResult {
     this.clock.clearAll();
     this.rail.restore();
-    const res: BootResult = { ran: null, threw: null, rebootRequested: false, printed: [], cut: false, evaluated: [] };
+    const res: BootResult = { ran: null, threw: null, rebootRequested: false, printed: [], cut: false, evaluated: [], watchdog: [] };
     const flash = this.flash, storage = this.storage;
     const E = {
       CRC32: (d: string | Uint8Array) => crc32(d),
@@ -96,7 +98,7 @@ export class SimBoard {
       toUint8Array: (d: string | Uint8Array) => (typeof d === "string" ? bytesOf(d) : Uint8Array.from(d)),
       memoryArea: (addr: number, len: number) => textOf(flash.read(len, addr)),
       reboot: () => { res.rebootRequested = true; },
-      enableWatchdog: () => {}
+      enableWatchdog: (sec: number, auto: boolean) => { res.watchdog.push([sec, auto]); }
     };
     // Each boot gets a fresh scope (nothing survives a reset). The selector's top-level eval is
     // handed an instrumented function, so what it starts is recorded exactly; images run in their

@@ -141,6 +141,23 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.match(device(board, "1.0.0").info().reason, /CRC mismatch at boot/);
     });
 
+    it("arms the trial watchdog for a trial boot and hands it to the idle loop on confirm", function () {
+      const board = new SimBoard();
+      const opts = { trialWatchdog: 8 };
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0", opts));
+      assert.deepEqual(board.boot().watchdog, [], "no watchdog for a confirmed image");
+      staged(board, "2.0.0");
+      check(board, device(board, "1.0.0", opts));
+      const b = board.boot();
+      assert.equal(b.ran, "2.0.0");
+      assert.deepEqual(b.watchdog, [[8, false]]);
+      const calls: [number, boolean][] = [];
+      const dfu = device(board, "2.0.0", Object.assign({ watchdog: (sec: number, auto: boolean) => calls.push([sec, auto]) }, opts));
+      confirm(board, dfu);
+      assert.deepEqual(calls, [[8, true]]);
+    });
+
     it("defers an update while the running image is still on trial", function () {
       const board = new SimBoard();
       board.saveApp(appImage("1.0.0"));
