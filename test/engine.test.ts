@@ -224,6 +224,19 @@ describe("update engine (built bundle)", function () {
       assert.ok(again.result.resumedAt > 0, "the second cycle resumes");
     });
 
+    it("ends the cycle cleanly when a callback throws mid-copy: DFU mode left, nothing thrown out of a timer", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      let n = 0;
+      const dfu = device(board, "1.0.0", { chunkSize: 2048, onProgress: () => { if (++n === 3) throw new Error("display driver crashed"); } });
+      const { err, result } = check(board, dfu);
+      assert.equal(result.state, "retry");
+      assert.match(err.message, /exception: display driver crashed/);
+      assert.equal(board.card.hubMode, "periodic");
+      assert.ok(board.card.image);
+      const again = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.equal(again.result.state, "updated");
+    });
+
     it("backs off after a transient failure when checking periodically", function () {
       const { board } = ready({ notecard: { latencyMs: 60e3 } });
       const dfu = device(board, "1.0.0", { retries: 0 });

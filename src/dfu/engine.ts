@@ -108,8 +108,20 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
         try { fn(); } catch (e) { fail(false, "exception in " + next + ": " + ((e as Error).message || e)); }
       }, ms || 0);
     }
+    /**
+     * Wraps a callback the link, the record store or the writer will call from its own timer: an
+     * exception in it ends this cycle cleanly (leaving DFU mode) instead of escaping the timer.
+     */
+    function guard<A, B>(fn: (a: A, b?: B) => void): (a: A, b?: B) => void {
+      return function (a: A, b?: B) {
+        try { fn(a, b); } catch (e) {
+          if (!running) throw e; // the cycle is over: it is the caller's own callback
+          fail(false, "exception: " + ((e as Error).message || e));
+        }
+      };
+    }
     function request(req: Response, done: (err: LinkError | null, rsp: Response) => void) {
-      client.request(req, function (err, rsp) { done(err, rsp || {}); });
+      client.request(req, guard(function (err: LinkError | null, rsp?: Response) { done(err, rsp || {}); }));
     }
 
     /** Every exit: leave DFU mode if we entered it, then report. */
@@ -146,7 +158,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       request({ req: "dfu.status", stop: true, err: text }, function () {
         var r = s.records.latest();
         if (!r || r.s !== "progress") return finish(err);
-        s.records.append("abandon", { q: 0, s: "confirmed", a: r.a, p: 1 }, function () { finish(err); });
+        s.records.append("abandon", { q: 0, s: "confirmed", a: r.a, p: 1 }, guard(function () { finish(err); }));
       });
     }
 
@@ -189,10 +201,10 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       event(r.s === "confirmed" ? "reporting: installed " + (r.a as ImageRef).v : "reporting: " + req.err);
       request(req, function (err) {
         if (err) return then();
-        s.records.append("reported", { q: 0, s: r.s, a: r.a, b: r.b, c: r.c, r: r.r, p: 1 }, function () {
+        s.records.append("reported", { q: 0, s: r.s, a: r.a, b: r.b, c: r.c, r: r.r, p: 1 }, guard(function () {
           rec = s.records.latest();
           then();
-        });
+        }));
       });
     }
 
@@ -227,10 +239,10 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
     /** Journals the download position (and whether we put the card in DFU mode). */
     function journal(then: () => void) {
       var d = { o: writer.committed(), k: writer.committedCrc() };
-      s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: d, m: entered ? 1 : undefined, x: mismatches || undefined }, function (err) {
+      s.records.append("progress", { q: 0, s: "progress", a: (rec as BootRecord).a, c: image, d: d, m: entered ? 1 : undefined, x: mismatches || undefined }, guard(function (err: string | null) {
         if (err) return fail(false, err);
         then();
-      });
+      }));
     }
 
     function probe() {
@@ -284,13 +296,13 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       }
       if (r.s === "progress" && c && d && d.o > 0 && c.s === image.s && c.c === image.c && c.l === image.l) {
         event("checking the " + d.o + " bytes copied before the reset");
-        return writer.verify(slot, d.o, d.k, function (ok) {
+        return writer.verify(slot, d.o, d.k, guard(function (ok: boolean) {
           if (!ok) { event("they do not match their journal: starting again"); return fresh(); }
           writer.begin(slot, image.l, d!.o, d!.k);
           result.resumedAt = d!.o;
           event("resuming at offset " + d!.o);
           go("probe", probe);
-        });
+        }));
       }
       fresh();
     }
@@ -317,7 +329,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
           return go("copy", copy, o.chunkRetryDelayMs);
         }
         chunkTries = 0;
-        writer.write(n, function (werr) {
+        writer.write(n, guard(function (werr: string | null) {
           if (werr === DIRTY && !restarted) {
             restarted = true;
             event(werr + ": starting the copy again");
@@ -332,7 +344,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
             return journal(function () { go("copy", copy); });
           }
           go("copy", copy);
-        });
+        }));
       });
     }
 
@@ -383,11 +395,11 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
 
     function stage() {
       var r = s.records.latest() as BootRecord;
-      s.records.append("verified", { q: 0, s: "pending", a: r.a, c: image }, function (err) {
+      s.records.append("verified", { q: 0, s: "pending", a: r.a, c: image }, guard(function (err: string | null) {
         if (err) return fail(false, err);
         event("slot " + image.s + " is the next boot, on trial");
         go("stop", stop);
-      });
+      }));
     }
 
     function stop() {
