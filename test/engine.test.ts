@@ -5,6 +5,7 @@ import { strict as assert } from "assert";
 import { appImage, SimBoard } from "../sim/board";
 import { PowerCut } from "../sim/power";
 import { check, confirm, device, provision } from "./helpers/device";
+import { schemaDir, validateExchange } from "./helpers/schema";
 
 function bytes(src: string): Uint8Array {
   return new Uint8Array(Buffer.from(src, "latin1"));
@@ -256,6 +257,23 @@ describe("update engine (built bundle)", function () {
       dfu.check((err: any) => { second = err; });
       assert.equal(second.code, "busy");
       board.clock.runUntil(() => board.clock.pending() === 0);
+    });
+  });
+
+  describe("schemas", function () {
+    it("every request of a whole update cycle, a refusal and the reports validates against Blues' schemas", function () {
+      if (!schemaDir()) { console.log("      (skipped: ../shared/notecard-schema not found)"); this.skip(); }
+      const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 3000 } });
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      const dfu = device(board, "2.0.0");
+      confirm(board, dfu);
+      board.card.stage({ data: bytes(appImage("1.5.0")), version: "1.5.0" });
+      check(board, dfu);
+      const names = new Set(board.card.log.map((l) => l.req.req));
+      assert.deepEqual([...names].sort(), ["dfu.get", "dfu.status", "hub.set"]);
+      assert.ok(board.card.log.some((l) => l.req.err) && board.card.log.some((l) => l.req.version) && board.card.log.some((l) => l.req.stop));
+      assert.deepEqual(board.card.log.flatMap((l) => validateExchange(l.req, l.rsp)), []);
     });
   });
 
