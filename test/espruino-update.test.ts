@@ -66,5 +66,9 @@ describe("a whole update on the Espruino interpreter (ESPRUINO_BIN)", function (
 
     out = step(update("2.0.0", "2.0.0", app("2.0.0")).replace("new FakeNotecard(", "new FakeNotecard(null && "));
     assert.match(out, /rejected 3\.0\.0: not confirmed after 3 boots/, out);
+
+    // The anti-downgrade gate runs on the interpreter's own string and regex support too.
+    out = step(update("2.0.0", "1.5.0", app("1.5.0")));
+    assert.match(out, /CHECK failed downgrade from 2\.0\.0 to 1\.5\.0 refused/, out);
   });
 });

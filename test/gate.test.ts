@@ -33,6 +33,11 @@ describe("Espruino gate", function () {
     ["ts-helper", "__generator", "function __generator() {}"],
     ["ts-helper", "__spreadArray", "var x = __spreadArray([], [1], false);"],
     ["ts-helper", "__extends", "var __extends = function (d, b) {};"],
+    ["regex", "an optional character in a regex", "var r = /ab?c/;"],
+    ["regex", "a non-capturing group", "var r = /a(?:b)c/;"],
+    ["regex", "a look-ahead", "var r = /a(?=b)/;"],
+    ["regex", "a {n} quantifier", "var r = /^[0-9a-f]{32}$/;"],
+    ["regex", "a quantified group", "var r = /(ab)+/;"],
     ["label", "labelled loop", "outer: for (var i = 0; i < 2; i++) { break outer; }"],
     ["use-before-declaration", "call before function declaration", "f(); function f() {}"],
     ["use-before-declaration", "read before var", "var a = b + 1; var b = 2;"],
@@ -53,7 +58,8 @@ describe("Espruino gate", function () {
     ["deferred reference inside a function", "function a() { return b(); } function b() { return 1; } a();"],
     ["callback that runs later", "var later = function () { return y; }; var y = 2;"],
     ["property names that look like globals", "var o = { Map: 1 }; var m = o.Map; var s = o.process;"],
-    ["instance method calls", "var a = [1, 2]; var b = [].slice.call(a, 1);"]
+    ["instance method calls", "var a = [1, 2]; var b = [].slice.call(a, 1);"],
+    ["regexes Espruino runs", "var a = /[\\r\\n]/g, b = /^[0-9a-fA-F]+$/, c = /x\\?y|\\{connected\\}/, d = /[?{]/;"]
   ];
   for (const [what, src] of good) {
     it(`accepts ${what}`, function () {

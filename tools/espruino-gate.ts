@@ -172,6 +172,10 @@ function checkAllScopes(src: string, node: Node, out: Violation[]) {
 }
 
 function checkConstructs(src: string, node: Node, parent: Node | null, out: Violation[]) {
+  if (node.type === "Literal" && node.regex) {
+    const problem = regexProblem(node.regex.pattern);
+    if (problem) out.push({ rule: "regex", message: `/${node.regex.pattern}/ uses ${problem}, which Espruino's regular expressions lack`, line: lineOf(src, node.start) });
+  }
   if (node.type === "LabeledStatement") {
     out.push({ rule: "label", message: `label "${node.label.name}" (Espruino has no labels)`, line: lineOf(src, node.start) });
   }
@@ -198,6 +202,26 @@ function checkConstructs(src: string, node: Node, parent: Node | null, out: Viol
     }
   }
   for (const c of children(node)) checkConstructs(src, c, node, out);
+}
+
+/**
+ * What Espruino's regular expressions cannot do (2v29, checked on the interpreter, where such a
+ * pattern silently never matches): the `?` quantifier (so also `(?:`, look-arounds and lazy
+ * quantifiers), `{n,m}` quantifiers, and quantified groups.
+ */
+export function regexProblem(pattern: string): string {
+  let inClass = false, prev = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === "\\") { i++; prev = "\\x"; continue; }
+    if (inClass) { if (ch === "]") inClass = false; prev = "]"; continue; }
+    if (ch === "[") { inClass = true; continue; }
+    if (ch === "?") return "the ? quantifier (or a (?…) group)";
+    if (ch === "{" && /[0-9]/.test(pattern[i + 1] ?? "")) return "a {n,m} quantifier";
+    if ((ch === "*" || ch === "+") && prev === ")") return "a quantified group";
+    prev = ch;
+  }
+  return "";
 }
 
 /** All violations of the Espruino rules in `src`; an empty list means the bundle passes. */

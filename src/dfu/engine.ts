@@ -67,6 +67,7 @@ export var FLOW: { [phase: string]: string[] } = {
 /** The card needs hub.set mode:dfu (again), or is still entering it. */
 var NOT_IN_DFU = /DFU operating mode/;
 var NOT_YET = /\{connected\}|dfu-not-ready|DFU mode is not yet/;
+var HEX = /^[0-9a-fA-F]+$/;
 /** Entries into DFU mode one cycle may make (the first, and re-entries after the card drops it). */
 var MAX_ENTRIES = 10;
 
@@ -360,7 +361,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       // Without the transport crc, the chunk's MD5 in `status` is the integrity check; once the card
       // has sent one, a chunk without it is as suspect as one that fails it.
       if (!client.crcSeen()) {
-        if (typeof rsp.status === "string" && /^[0-9a-fA-F]{32}$/.test(rsp.status)) {
+        if (typeof rsp.status === "string" && rsp.status.length === 32 && HEX.test(rsp.status)) {
           md5Seen = true;
           if (md5Hex(writer.buf.subarray(4, 4 + n)) !== rsp.status.toLowerCase()) return "MD5 mismatch";
         } else if (md5Seen) return "no chunk MD5";

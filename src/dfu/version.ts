@@ -1,10 +1,20 @@
-// Semantic-version comparison for the anti-downgrade gate.
+// Semantic-version comparison for the anti-downgrade gate. Parsed by hand: Espruino's regular
+// expressions have no `?` quantifier nor quantified groups.
 
-/** [major, minor, patch] of "1.2.3", "v1.2", or null when it is not a version number. */
+/** [major, minor, patch] of "1.2.3", "v1.2", "2.0.1-beta", or null when it is not a version number. */
 function parts(v: string): number[] | null {
-  var m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(String(v));
-  if (!m) return null;
-  return [parseInt(m[1], 10), parseInt(m[2] || "0", 10), parseInt(m[3] || "0", 10)];
+  var t = String(v);
+  if (t.charAt(0) === "v") t = t.substr(1);
+  var p = t.split("."), out: number[] = [];
+  for (var i = 0; i < 3; i++) {
+    var n = i < p.length ? parseInt(p[i], 10) : 0;
+    if (isNaN(n)) {
+      if (!i) return null;
+      n = 0;
+    }
+    out.push(n);
+  }
+  return out;
 }
 
 /** <0 when a is older than b, 0 when equal, >0 when newer; NaN when either is not a version. */
