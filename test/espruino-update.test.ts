@@ -9,66 +9,70 @@ import { requireEspruino, runEspruino, storeFile, tempDir } from "./helpers/espr
 const FAKE = readFileSync("test/espruino/fake-notecard.js", "utf8");
 const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
 
-/** An application image: prints its version, confirms itself when good, throws when bad. */
-function app(version: string, bad = false): string {
-  return bad
+/** Where the images live: the LINUX profile's raw flash slots, or Storage files (as on a Pico). */
+const LAYOUTS: [string, string][] = [
+  ["raw flash slots (LINUX profile)", 'board: "LINUX"'],
+  ["Storage-file slots and record", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 2048 } }']
+];
+
+for (const [name, where] of LAYOUTS) {
+  /** An application image: prints its version, confirms itself when good, throws when bad. */
+  const app = (version: string, bad = false): string => bad
     ? `print("RUNNING ${version}"); throw new Error("broken ${version}");`
-    : `print("RUNNING ${version}"); require("NotecardDFU").setup({ i2c: {}, board: "LINUX", version: "${version}" }).confirm(function (e, i) { print("CONFIRM " + (e || i.state)); });`;
-}
+    : `print("RUNNING ${version}"); require("NotecardDFU").setup({ i2c: {}, ${where}, version: "${version}" }).confirm(function (e, i) { print("CONFIRM " + (e || i.state)); });`;
 
-function update(from: string, to: string, image: string): string {
-  return FAKE + `
-    var card = new FakeNotecard(${JSON.stringify(image)});
-    card.version = ${JSON.stringify(to)};
-    var dfu = require("NotecardDFU").setup({ i2c: card, board: "LINUX", version: ${JSON.stringify(from)}, ${FAST},
-      reboot: function () { print("REBOOT"); } });
-    dfu.check(function (err, res) {
-      print("CHECK " + res.state + (err ? " " + err.message : ""));
-      print("REPORTS " + JSON.stringify(card.reports));
-    });`;
-}
+  const update = (from: string, to: string, image: string): string => FAKE + `
+      var card = new FakeNotecard(${JSON.stringify(image)});
+      card.version = ${JSON.stringify(to)};
+      var dfu = require("NotecardDFU").setup({ i2c: card, ${where}, version: ${JSON.stringify(from)}, ${FAST},
+        reboot: function () { print("REBOOT"); } });
+      dfu.check(function (err, res) {
+        print("CHECK " + res.state + (err ? " " + err.message : ""));
+        print("REPORTS " + JSON.stringify(card.reports));
+      });`;
 
-describe("a whole update on the Espruino interpreter (ESPRUINO_BIN)", function () {
-  this.timeout(120e3);
-  it("provisions, downloads, restarts into the new slot, confirms, and reverts a bad image", function () {
-    const bin = requireEspruino(this);
-    const dir = tempDir();
-    storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
-    const step = (code: string) => runEspruino(bin, dir, code, 60e3);
+  describe(`a whole update on the Espruino interpreter, ${name} (ESPRUINO_BIN)`, function () {
+    this.timeout(120e3);
+    it("provisions, downloads, restarts into the new slot, confirms, and reverts a bad image", function () {
+      const bin = requireEspruino(this);
+      const dir = tempDir();
+      storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
+      const step = (code: string) => runEspruino(bin, dir, code, 60e3);
 
-    let out = step(`require("Storage").write(".bootcde", ${JSON.stringify(app("1.0.0"))});`);
-    out = step(`require("NotecardDFU").setup({ i2c: {}, board: "LINUX", version: "1.0.0" }).provision(undefined, function (e, i) { print("PROVISIONED " + (e || i.state + " slot " + i.slot)); });`);
-    assert.match(out, /PROVISIONED confirmed slot 0/, out);
+      let out = step(`require("Storage").write(".bootcde", ${JSON.stringify(app("1.0.0"))});`);
+      out = step(`require("NotecardDFU").setup({ i2c: {}, ${where}, version: "1.0.0" }).provision(undefined, function (e, i) { print("PROVISIONED " + (e || i.state + " slot " + i.slot)); });`);
+      assert.match(out, /PROVISIONED confirmed slot 0/, out);
 
-    out = step(update("1.0.0", "2.0.0", app("2.0.0")));
-    assert.match(out, /RUNNING 1\.0\.0/, out);
-    assert.match(out, /CHECK updated/, out);
-    assert.match(out, /REBOOT/, out);
-    assert.match(out, /installing 2\.0\.0/, out);
+      out = step(update("1.0.0", "2.0.0", app("2.0.0")));
+      assert.match(out, /RUNNING 1\.0\.0/, out);
+      assert.match(out, /CHECK updated/, out);
+      assert.match(out, /REBOOT/, out);
+      assert.match(out, /installing 2\.0\.0/, out);
 
-    out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, board: "LINUX" }).info()));`);
-    assert.match(out, /RUNNING 2\.0\.0/, out);
-    assert.match(out, /CONFIRM confirmed/, out);
-    assert.match(out, /INFO \{"state":"confirmed","slot":1,"version":"2.0.0"/, out);
+      out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info()));`);
+      assert.match(out, /RUNNING 2\.0\.0/, out);
+      assert.match(out, /CONFIRM confirmed/, out);
+      assert.match(out, /INFO \{"state":"confirmed","slot":1,"version":"2.0.0"/, out);
 
-    out = step(update("2.0.0", "3.0.0", app("3.0.0", true)));
-    assert.match(out, /RUNNING 2\.0\.0/, out);
-    assert.match(out, /CHECK updated/, out);
-    for (let i = 1; i <= 3; i++) {
-      out = step(`print("BOOTED");`);
-      assert.match(out, /RUNNING 3\.0\.0/, `trial ${i}: ${out}`);
-      assert.match(out, /image failed to start/, out);
-    }
-    out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, board: "LINUX" }).info()));`);
-    assert.match(out, /RUNNING 2\.0\.0/, out);
-    assert.match(out, /"state":"reverted"/, out);
-    assert.match(out, /"rejected":"3\.0\.0","reason":"not confirmed after 3 boots"/, out);
+      out = step(update("2.0.0", "3.0.0", app("3.0.0", true)));
+      assert.match(out, /RUNNING 2\.0\.0/, out);
+      assert.match(out, /CHECK updated/, out);
+      for (let i = 1; i <= 3; i++) {
+        out = step(`print("BOOTED");`);
+        assert.match(out, /RUNNING 3\.0\.0/, `trial ${i}: ${out}`);
+        assert.match(out, /image failed to start/, out);
+      }
+      out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info()));`);
+      assert.match(out, /RUNNING 2\.0\.0/, out);
+      assert.match(out, /"state":"reverted"/, out);
+      assert.match(out, /"rejected":"3\.0\.0","reason":"not confirmed after 3 boots"/, out);
 
-    out = step(update("2.0.0", "2.0.0", app("2.0.0")).replace("new FakeNotecard(", "new FakeNotecard(null && "));
-    assert.match(out, /rejected 3\.0\.0: not confirmed after 3 boots/, out);
+      out = step(update("2.0.0", "2.0.0", app("2.0.0")).replace("new FakeNotecard(", "new FakeNotecard(null && "));
+      assert.match(out, /rejected 3\.0\.0: not confirmed after 3 boots/, out);
 
-    // The anti-downgrade gate runs on the interpreter's own string and regex support too.
-    out = step(update("2.0.0", "1.5.0", app("1.5.0")));
-    assert.match(out, /CHECK failed downgrade from 2\.0\.0 to 1\.5\.0 refused/, out);
+      // The anti-downgrade gate runs on the interpreter's own string and regex support too.
+      out = step(update("2.0.0", "1.5.0", app("1.5.0")));
+      assert.match(out, /CHECK failed downgrade from 2\.0\.0 to 1\.5\.0 refused/, out);
+    });
   });
-});
+}
