@@ -8,7 +8,7 @@ import { join, resolve } from "path";
 import { appImage, loadBundle, SimBoard } from "../sim/board";
 import { uniformPages } from "../sim/flash";
 import { BUNDLE_BUDGET_BYTES } from "../tools/espruino-gate";
-import * as acorn from "acorn";
+import { md5Source } from "../test/helpers/bundle";
 
 const ROOT = resolve(__dirname, "..");
 const NotecardDFU = loadBundle();
@@ -77,15 +77,6 @@ const NOTE_C_REFERENCE = { profile: "note-c", chunkSize: 4096 };
 
 function fmt(n: number, d = 2): string {
   return n.toFixed(d);
-}
-
-/** The shipped MD5 (the bundle's own md5Hex and its tables), as source to evaluate elsewhere. */
-function md5Source(): string {
-  const src = readFileSync(join(ROOT, "dist/NotecardDFU.js"), "utf8");
-  const ast: any = acorn.parse(src, { ecmaVersion: 5 });
-  const names = ["S", "K", "constants", "md5Hex"];
-  return ast.body.filter((n: any) => (n.id && names.indexOf(n.id.name) >= 0) || (n.declarations && names.indexOf(n.declarations[0].id.name) >= 0))
-    .map((n: any) => src.slice(n.start, n.end)).join("\n");
 }
 
 function espruinoMeasurements(): { hot?: string; md5?: string } {
