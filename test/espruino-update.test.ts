@@ -33,7 +33,7 @@ for (const [name, where] of LAYOUTS) {
 
   describe(`a whole update on the Espruino interpreter, ${name} (ESPRUINO_BIN)`, function () {
     this.timeout(120e3);
-    it("provisions, downloads, restarts into the new slot, confirms, and reverts a bad image", function () {
+    it("provisions, updates, confirms, reverts a bad image, refuses a downgrade, resumes a copy cut by a reset", function () {
       const bin = requireEspruino(this);
       const dir = tempDir();
       storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
@@ -73,6 +73,15 @@ for (const [name, where] of LAYOUTS) {
       // The anti-downgrade gate runs on the interpreter's own string and regex support too.
       out = step(update("2.0.0", "1.5.0", app("1.5.0")));
       assert.match(out, /CHECK failed downgrade from 2\.0\.0 to 1\.5\.0 refused/, out);
+      // A reset halfway through a copy (E.reboot() ends the process here), then the next boot resumes.
+      const big = app("4.0.0") + "/*" + "x".repeat(6000) + "*/";
+      out = step(update("2.0.0", "4.0.0", big).replace("reboot: function () {", "chunkSize: 1024, onProgress: function (p) { if (p.offset >= 4096) { print(\"RESET at \" + p.offset); E.reboot(); } }, reboot: function () {"));
+      assert.match(out, /RESET at 4096/, out);
+      out = step(update("2.0.0", "4.0.0", big).replace("dfu.check(function (err, res) {", "dfu.check(function (err, res) { print(\"RESUMED \" + res.resumedAt);"));
+      assert.match(out, /RESUMED [1-9]\d*/, out);
+      assert.match(out, /CHECK updated/, out);
+      out = step(`print("BOOTED");`);
+      assert.match(out, /RUNNING 4\.0\.0/, out);
     });
   });
 }
