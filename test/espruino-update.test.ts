@@ -19,7 +19,7 @@ for (const [name, where] of LAYOUTS) {
   /** An application image: prints its version, confirms itself when good, throws when bad. */
   const app = (version: string, bad = false): string => bad
     ? `print("RUNNING ${version}"); throw new Error("broken ${version}");`
-    : `print("RUNNING ${version}"); require("NotecardDFU").setup({ i2c: {}, ${where}, version: "${version}" }).confirm(function (e, i) { print("CONFIRM " + (e || i.state)); });`;
+    : `print("RUNNING ${version}"); function onInit() { print("ONINIT ${version}"); } require("NotecardDFU").setup({ i2c: {}, ${where}, version: "${version}" }).confirm(function (e, i) { print("CONFIRM " + (e || i.state)); });`;
 
   const update = (from: string, to: string, image: string): string => FAKE + `
       var card = new FakeNotecard(${JSON.stringify(image)});
@@ -52,6 +52,7 @@ for (const [name, where] of LAYOUTS) {
       out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info()));`);
       assert.match(out, /RUNNING 2\.0\.0/, out);
       assert.match(out, /CONFIRM confirmed/, out);
+      assert.match(out, /ONINIT 2\.0\.0/, "onInit() of a slot image runs, as from .bootcde: " + out);
       assert.match(out, /INFO \{"state":"confirmed","slot":1,"version":"2.0.0"/, out);
 
       out = step(update("2.0.0", "3.0.0", app("3.0.0", true)));
