@@ -2,7 +2,7 @@
 // module can be required (and tested) where these built-ins do not exist.
 import { Natives, Ports, TimerPort } from "./ports";
 
-export function espruinoNatives(): Natives {
+function espruinoNatives(): Natives {
   return {
     crc32: function (d) { return E.CRC32(d); },
     atob: function (s) { return atob(s); },
@@ -13,7 +13,7 @@ export function espruinoNatives(): Natives {
   };
 }
 
-export function espruinoTimers(): TimerPort {
+function espruinoTimers(): TimerPort {
   return {
     set: function (fn, ms) { return setTimeout(fn, ms); },
     clear: function (id) { clearTimeout(id as number); }

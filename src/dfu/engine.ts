@@ -48,7 +48,7 @@ export interface CheckResult {
 export type CheckCallback = (err: LinkError | null, result: CheckResult) => void;
 
 /** Which phase may follow which: the loop's state table. */
-export var FLOW: { [phase: string]: string[] } = {
+var FLOW: { [phase: string]: string[] } = {
   start: ["status"],
   status: ["prepare", "reboot", "done", "fail"],
   prepare: ["probe", "fail"],

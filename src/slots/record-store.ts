@@ -11,7 +11,7 @@ import { Event, nextState, State } from "./states";
 
 export var RECORD_SIZE = 512;
 /** Longest version and reason text kept in a record. */
-export var TEXT_MAX = 48;
+var TEXT_MAX = 48;
 
 export interface ImageRef {
   /** slot index */
@@ -103,8 +103,8 @@ function truncate(s: string | undefined): string | undefined {
   return s === undefined ? undefined : String(s).substr(0, TEXT_MAX);
 }
 
-/** Encodes a record; exported for the selector's tests. */
-export function encodeRecord(rec: BootRecord, natives: Natives): Uint8Array {
+/** Encodes a record: header, JSON, and no padding beyond the last word. */
+function encodeRecord(rec: BootRecord, natives: Natives): Uint8Array {
   if (rec.a) rec.a.v = truncate(rec.a.v) as string;
   if (rec.b) rec.b.v = truncate(rec.b.v) as string;
   if (rec.c) rec.c.v = truncate(rec.c.v) as string;
@@ -125,7 +125,7 @@ export function encodeRecord(rec: BootRecord, natives: Natives): Uint8Array {
 }
 
 /** Decodes one record slot: the record, "free" (all 0xFF), or null (torn or garbage). */
-export function decodeRecord(b: Uint8Array, natives: Natives, erased: string): BootRecord | "free" | null {
+function decodeRecord(b: Uint8Array, natives: Natives, erased: string): BootRecord | "free" | null {
   if (natives.text(b) === erased) return "free";
   var len = b[4] | (b[5] << 8);
   if (len > RECORD_SIZE - 6) return null;
