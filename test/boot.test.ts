@@ -7,6 +7,16 @@ import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
 import { checkSource } from "../tools/espruino-gate";
 import { check, confirm, device, provision } from "./helpers/device";
 
+/** A board running v1 from slot 0 with v2 copied into slot 1 and pending: the next boot tries it. */
+function updated(): SimBoard {
+  const board = new SimBoard();
+  board.saveApp(appImage("1.0.0"));
+  provision(board, device(board, "1.0.0"));
+  staged(board, "2.0.0");
+  check(board, device(board, "1.0.0"));
+  return board;
+}
+
 function staged(board: SimBoard, version: string, opts: { throws?: boolean; size?: number } = {}) {
   const src = appImage(version, opts);
   board.card.stage({ data: new Uint8Array(Buffer.from(src, "latin1")), version });
@@ -130,11 +140,7 @@ describe("slots, boot record and selector (built bundle)", function () {
     }
 
     it("reverts at boot when the candidate slot no longer matches its CRC", function () {
-      const board = new SimBoard();
-      board.saveApp(appImage("1.0.0"));
-      provision(board, device(board, "1.0.0"));
-      staged(board, "2.0.0");
-      check(board, device(board, "1.0.0"));
+      const board = updated();
       board.flash.mem[0x1002f000 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
@@ -159,11 +165,7 @@ describe("slots, boot record and selector (built bundle)", function () {
     });
 
     it("defers an update while the running image is still on trial", function () {
-      const board = new SimBoard();
-      board.saveApp(appImage("1.0.0"));
-      provision(board, device(board, "1.0.0"));
-      staged(board, "2.0.0");
-      check(board, device(board, "1.0.0"));
+      const board = updated();
       board.boot();
       staged(board, "3.0.0");
       const { result } = check(board, device(board, "2.0.0"));
