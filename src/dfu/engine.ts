@@ -2,7 +2,7 @@
 // request or one flash step and names the phase that follows, so every turn of the event loop does
 // a bounded amount of work and every exit passes through finish(), which leaves DFU mode.
 import { Client, Response } from "../notecard/client";
-import { LinkError } from "../notecard/errors";
+import { describe, LinkError } from "../notecard/errors";
 import { Ports } from "../ports";
 import { BootRecord, ImageRef } from "../slots/record-store";
 import { DIRTY, SlotWriter } from "../slots/slot-writer";
@@ -106,7 +106,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       if (FLOW[phase].indexOf(next) < 0) return finish({ code: "io", message: "internal: " + phase + " -> " + next + " is not in the table" });
       phase = next;
       ports.timers.set(function () {
-        try { fn(); } catch (e) { fail(false, "exception in " + next + ": " + ((e as Error).message || e)); }
+        try { fn(); } catch (e) { fail(false, "exception in " + next + ": " + describe(e)); }
       }, ms || 0);
     }
     /**
@@ -117,7 +117,7 @@ export function createEngine(ports: Ports, client: Client, s: Slots, writer: Slo
       return function (a: A, b?: B) {
         try { fn(a, b); } catch (e) {
           if (!running) throw e; // the cycle is over: it is the caller's own callback
-          fail(false, "exception: " + ((e as Error).message || e));
+          fail(false, "exception: " + describe(e));
         }
       };
     }

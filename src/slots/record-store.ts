@@ -8,6 +8,7 @@
 import { FlashPort, Natives, StoragePort, TimerPort } from "../ports";
 import { RawUnit, RecordSpec } from "./layout";
 import { Event, nextState, State } from "./states";
+import { describe } from "../notecard/errors";
 
 export var RECORD_SIZE = 512;
 /** Longest version and reason text kept in a record. */
@@ -174,18 +175,18 @@ export function createRecordStore(deps: RecordDeps, spec: RecordSpec, rawUnitLis
     rec.s = to;
     rec.q = latest ? latest.q + 1 : 1;
     var bytes: Uint8Array;
-    try { bytes = encodeRecord(rec, deps.natives); } catch (e) { return cb((e as Error).message); }
+    try { bytes = encodeRecord(rec, deps.natives); } catch (e) { return cb(describe(e)); }
     var u = latestUnit, slot = nextFree[u];
     var step = 0;
     function write() {
-      try { units.write(u, slot * RECORD_SIZE, bytes); } catch (e) { return cb("boot record write failed: " + (e as Error).message); }
+      try { units.write(u, slot * RECORD_SIZE, bytes); } catch (e) { return cb("boot record write failed: " + describe(e)); }
       latest = rec;
       latestUnit = u;
       nextFree[u] = slot + 1;
       cb(null, rec);
     }
     function eraseStep() {
-      try { units.erase(u, step); } catch (e) { return cb("boot record erase failed: " + (e as Error).message); }
+      try { units.erase(u, step); } catch (e) { return cb("boot record erase failed: " + describe(e)); }
       if (++step < units.steps(u)) return deps.timers.set(eraseStep, 0);
       nextFree[u] = 0;
       deps.timers.set(write, 0);

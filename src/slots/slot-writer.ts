@@ -5,6 +5,7 @@
 import { crcPrefix } from "../dfu/crc32";
 import { Natives, TimerPort } from "../ports";
 import { SlotStore } from "./slot-store";
+import { describe } from "../notecard/errors";
 
 export interface SlotWriter {
   /** Chunk buffer: bytes [4, 4 + maxChunk) hold data, [0, 4) the CRC prefix, plus 3 bytes of padding room. */
@@ -84,7 +85,7 @@ export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: 
           return timers.set(step, 0);
         }
       } catch (e) {
-        return cb("flash: " + ((e as Error).message || e));
+        return cb("flash: " + describe(e));
       }
       var back = slot.read(start, n4);
       if (back.length !== n4 || natives.crc32(back) !== natives.crc32(buf.subarray(4, 4 + n4))) {
