@@ -1,28 +1,29 @@
-// Bundles src/ into one CommonJS ES5 file for the Espruino interpreter, plus a minified copy.
-// terser hoists functions and vars so the output never depends on hoisting, which Espruino lacks.
+// Bundles src/ into Espruino modules, each one CommonJS ES5 file plus a minified copy:
+// NotecardDFU (the runtime), NotecardDFUInstall (provisioning, used once) and NotecardDFUMD5 (the
+// optional chunk-MD5 add-on). terser hoists functions and vars so the output never depends on
+// hoisting, which Espruino lacks, and shortens the module's internal `_name` properties.
 import typescript from "@rollup/plugin-typescript";
 import { minify } from "terser";
 import { readdirSync, readFileSync, writeFileSync } from "fs";
 
-function minified() {
+function minified(name) {
   return {
     name: "espruino-minify",
     async writeBundle(options, bundle) {
-      const code = bundle["NotecardDFU.js"].code;
-      const out = await minify(code, {
+      const out = await minify(bundle[name + ".js"].code, {
         ecma: 5,
         module: false,
         toplevel: true,
         compress: { hoist_funs: true, hoist_vars: true, passes: 2, unsafe: false },
-        mangle: { reserved: ["exports", "require", "module"] },
+        mangle: { reserved: ["exports", "require", "module"], properties: { regex: /^_[a-z0-9]/i } },
         format: { comments: false, ascii_only: true }
       });
-      writeFileSync("dist/NotecardDFU.min.js", out.code);
+      writeFileSync("dist/" + name + ".min.js", out.code);
     }
   };
 }
 
-// boards/*.json are the documented profiles; the bundle carries only what setup() needs of them.
+// boards/*.json are the documented profiles; the install module carries what provisioning needs.
 function boards() {
   const id = "notecard-dfu:boards";
   return {
@@ -57,20 +58,24 @@ function bootText() {
         mangle: { toplevel: false, reserved: ["__CONFIG__", "__notecardDfu"] },
         format: { comments: false, ascii_only: true }
       });
+      writeFileSync("dist/selector.min.js", out.code);
       return "export default " + JSON.stringify(out.code) + ";";
     }
   };
 }
 
-export default {
-  input: "src/index.ts",
-  output: {
-    file: "dist/NotecardDFU.js",
-    format: "cjs",
-    strict: false,
-    esModule: false,
-    generatedCode: "es5",
-    banner: "/* NotecardDFU: Blues Notecard host firmware update for Espruino. MIT licence. */"
-  },
-  plugins: [boards(), bootText(), typescript({ tsconfig: "./tsconfig.json", outDir: "dist", rootDir: "src", noEmitOnError: true }), minified()]
-};
+const BANNER = "/* NotecardDFU: Blues Notecard host firmware update for Espruino. MIT licence. */";
+
+function bundle(input, name, extra) {
+  return {
+    input,
+    output: { file: "dist/" + name + ".js", format: "cjs", strict: false, esModule: false, generatedCode: "es5", banner: BANNER },
+    plugins: extra.concat([typescript({ tsconfig: "./tsconfig.json", outDir: "dist", rootDir: "src", noEmitOnError: true }), minified(name)])
+  };
+}
+
+export default [
+  bundle("src/index.ts", "NotecardDFU", []),
+  bundle("src/install.ts", "NotecardDFUInstall", [boards(), bootText()]),
+  bundle("src/dfu/md5.ts", "NotecardDFUMD5", [])
+];

@@ -60,6 +60,16 @@ export function loadBundle(): any {
   return require(resolve(packageRoot(), "dist/NotecardDFU.js"));
 }
 
+/** The optional chunk-MD5 add-on, as built. */
+export function loadMd5(): any {
+  return require(resolve(packageRoot(), "dist/NotecardDFUMD5.js"));
+}
+
+/** The install module (provisioning), as built. */
+export function loadInstall(): any {
+  return require(resolve(packageRoot(), "dist/NotecardDFUInstall.js"));
+}
+
 export class SimBoard {
   readonly name: string;
   readonly clock = new VirtualClock();

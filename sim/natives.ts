@@ -1,5 +1,6 @@
-// Node equivalents of the Espruino natives the module uses (E.CRC32, atob, E.toUint8Array,
-// E.toString). Strings are binary strings: one char per byte, as on Espruino.
+// Node equivalents of the Espruino natives the module uses (E.CRC32, atob, btoa, E.toString,
+// E.toArrayBuffer views, Uint8Array.set of a string). Strings are binary strings: one char per byte,
+// as on Espruino. Node has no zero-copy string views, so text() and view() copy here.
 import CRC32 from "crc-32";
 
 export function bytesOf(s: string): Uint8Array {
@@ -16,9 +17,10 @@ export function crc32(data: string | Uint8Array): number {
 
 export const nodeNatives = {
   crc32,
+  // Like Espruino's atob, whitespace is skipped.
   atob: (s: string) => Buffer.from(s, "base64").toString("latin1"),
   btoa: (s: string) => Buffer.from(s, "latin1").toString("base64"),
-  bytes: bytesOf,
   text: textOf,
-  put: (dst: Uint8Array, src: string, at: number) => dst.set(Buffer.from(src, "latin1"), at)
+  view: (s: string, off: number, n: number) => bytesOf(s.substr(off, n)),
+  put: (dst: Uint8Array, src: string | Uint8Array, at: number) => dst.set(typeof src === "string" ? Buffer.from(src, "latin1") : src, at)
 };

@@ -38,6 +38,7 @@ declare var E: {
   CRC32(data: EspruinoData): number;
   toUint8Array(...data: EspruinoData[]): Uint8Array;
   toString(...data: EspruinoData[]): string;
+  toArrayBuffer(data: string): ArrayBuffer;
   memoryArea(addr: number, length: number): string;
   reboot(): void;
   enableWatchdog(timeoutSec: number, isAuto?: boolean): void;
@@ -61,7 +62,7 @@ interface Uint8Array {
 
 /** The board profiles (boards/*.json), reduced to what setup() needs, provided by the build. */
 declare module "notecard-dfu:boards" {
-  export var BOARDS: { [name: string]: { layout: any; memoryMapped: boolean; chunkSize: number } };
+  export var BOARDS: { [name: string]: { layout: import("../src/slots/config").Layout; memoryMapped: boolean; chunkSize: number } };
 }
 
 /** ES5 programs shipped as text (the boot selector), minified by the build. */

@@ -32,19 +32,22 @@ export interface TimerPort {
   clear(id: unknown): void;
 }
 
+/** Bytes as Espruino hands them around: a typed array or a binary string. */
+export type Data = Uint8Array | string;
+
 /** Native whole-buffer operations; each replaces a per-byte JS loop. */
 export interface Natives {
-  /** Standard CRC-32 (zlib) of a binary string or bytes: E.CRC32. */
-  crc32(data: string | Uint8Array): number;
-  /** Base64 to binary string, and back: atob, btoa. */
+  /** Standard CRC-32 (zlib): E.CRC32. */
+  crc32(data: Data): number;
+  /** Base64 to binary string (whitespace skipped), and back: atob, btoa. */
   atob(data: string): string;
   btoa(data: string): string;
-  /** Binary string to bytes: E.toUint8Array. */
-  bytes(data: string): Uint8Array;
-  /** Bytes to binary string: E.toString. */
+  /** Bytes as a binary string: E.toString, which returns a whole flat buffer's own memory (no copy). */
   text(data: Uint8Array): string;
-  /** Copies a binary string into bytes at `at`: Espruino's Uint8Array.set accepts a String. */
-  put(dst: Uint8Array, src: string, at: number): void;
+  /** length bytes of a binary string from off, without a copy: new Uint8Array(E.toArrayBuffer(s), off, length). */
+  view(data: string, off: number, length: number): Uint8Array;
+  /** Copies bytes or a binary string into dst at `at`: Espruino's Uint8Array.set takes both. */
+  put(dst: Uint8Array, src: Data, at: number): void;
 }
 
 export interface Ports {

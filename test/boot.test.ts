@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../sim/board";
 import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
 import { checkSource } from "../tools/espruino-gate";
-import { check, confirm, device, provision } from "./helpers/device";
+import { check, confirm, device, Install, provision } from "./helpers/device";
 
 /** A board running v1 from slot 0 with v2 copied into slot 1 and pending: the next boot tries it. */
 function updated(): SimBoard {
@@ -29,7 +29,7 @@ describe("slots, boot record and selector (built bundle)", function () {
     for (const b of boards) {
       it(`accepts the ${b.name} profile on its flash geometry`, function () {
         const board = new SimBoard({ board: b.name });
-        assert.doesNotThrow(() => device(board, "1.0.0"));
+        assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: b.name })));
       });
     }
 
@@ -44,14 +44,19 @@ describe("slots, boot record and selector (built bundle)", function () {
     ];
     for (const [what, layout, problem] of unsafe) {
       it(`refuses ${what}`, function () {
-        assert.throws(() => device(new SimBoard(), "1.0.0", { layout }), problem);
+        const board = new SimBoard();
+        assert.throws(() => Install.installBoot(Object.assign(board.ports(), { layout })), (e: any) => e.code === "layout" && problem.test(e.message));
+        let err: any;
+        Install.provision(Object.assign(board.ports(), { layout }), "x", (e: any) => { err = e; });
+        assert.equal(err && err.code, "layout", "provision refuses it too");
+        assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
       });
     }
 
     it("refuses raw slots over firmware or Storage (outside Flash.getFree())", function () {
       const board = new SimBoard({ board: "ESPRUINOWIFI" });
       const layout = { slots: [{ addr: 0x08010000, length: 65536 }, { addr: 0x08004000, length: 16384 }], record: { files: ["r0", "r1"], length: 2048 } };
-      assert.throws(() => device(board, "1.0.0", { layout }), /slot 0 .*not inside a free flash area/);
+      assert.throws(() => Install.installBoot(Object.assign(board.ports(), { layout })), /slot 0 .*not inside a free flash area/);
     });
   });
 

@@ -121,6 +121,18 @@ describe("update engine (built bundle)", function () {
       assert.ok((board.card.injected.corrupt ?? 0) > 0);
       assert.equal(board.boot().ran, "2.0.0");
     });
+
+    it("without the MD5 add-on, refuses a card that sends no crc cleanly and keeps everything", function () {
+      const { board } = ready({ size: 6000, notecard: { crc: false } });
+      const { err, result } = check(board, device(board, "1.0.0", { md5: undefined }));
+      assert.equal(err.code, "refused");
+      assert.match(err.message, /NotecardDFUMD5/);
+      assert.equal(result.state, "retry", "a host limitation, not a bad image");
+      assert.ok(board.card.image, "the Notecard keeps its image");
+      assert.ok(!board.card.reports.some((r: any) => r.req.stop), "nothing dropped or reported");
+      assert.equal(board.card.hubMode, "periodic");
+      assert.equal(board.boot().ran, "1.0.0");
+    });
   });
 
   describe("gates", function () {

@@ -1,5 +1,6 @@
 // A whole update on the real interpreter (Espruino Linux build, LINUX profile): the minified
-// bundle in Storage, a fake Notecard bus written in Espruino JS, provisioning, the download, a
+// modules in Storage, a fake Notecard bus written in Espruino JS, provisioning with the install
+// module (then erased, as the README tells users), the download, a
 // restart (a new `espruino -e` process runs .boot0), the trial boot and confirm, then a bad image
 // that throws at start and is reverted after maxAttempts boots.
 import { strict as assert } from "assert";
@@ -37,11 +38,13 @@ for (const [name, where] of LAYOUTS) {
       const bin = requireEspruino(this);
       const dir = tempDir();
       storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
+      storeFile(bin, dir, "dist/NotecardDFUInstall.min.js", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);
 
       let out = step(`require("Storage").write(".bootcde", ${JSON.stringify(app("1.0.0"))});`);
-      out = step(`require("NotecardDFU").setup({ i2c: {}, ${where}, version: "1.0.0" }).provision(undefined, function (e, i) { print("PROVISIONED " + (e || i.state + " slot " + i.slot)); });`);
+      out = step(`require("NotecardDFUInstall").provision({ ${where}, version: "1.0.0" }, undefined, function (e, i) { print("PROVISIONED " + (e || i.state + " slot " + i.slot)); require("Storage").erase("NotecardDFUInstall"); });`);
       assert.match(out, /PROVISIONED confirmed slot 0/, out);
+      assert.doesNotMatch(step(`print("FILES " + require("Storage").list());`), /NotecardDFUInstall/, "the install module is erased once provisioning has run");
 
       out = step(update("1.0.0", "2.0.0", app("2.0.0")));
       assert.match(out, /RUNNING 1\.0\.0/, out);

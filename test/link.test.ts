@@ -140,10 +140,12 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
       assert.equal(rsp.version.indexOf("notecard-"), 0);
     });
 
-    it("does not retry {not-supported} and reports it with its code", function () {
+    it("does not retry {not-supported} and reports it as a card error with the card's response", function () {
       const r = rig();
       const [err] = r.call({ req: "card.nonsense" });
-      assert.equal(err.code, "not-supported");
+      assert.equal(err.code, "card");
+      assert.ok(err instanceof Error);
+      assert.match((err as any).response.err, /\{not-supported\}/);
       assert.equal(r.sim.log.filter((l) => l.req.req === "card.nonsense").length, 1);
     });
 

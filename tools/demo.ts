@@ -4,7 +4,7 @@
 // --bad-image a v3 that never confirms, --json a machine-readable summary.
 import { readFileSync, existsSync } from "fs";
 import { resolve } from "path";
-import { appImage, loadBundle, packageRoot, SimBoard } from "../sim/board";
+import { appImage, loadBundle, loadInstall, packageRoot, SimBoard } from "../sim/board";
 import { PowerCut } from "../sim/power";
 import { pack } from "./pack";
 
@@ -42,6 +42,7 @@ function boardProfile(name: string): any {
 
 export async function runDemo(o: DemoOptions, print: (line: string) => void, bar: (line: string, pct: number) => void): Promise<DemoSummary> {
   const NotecardDFU = loadBundle();
+  const Install = loadInstall();
   const profile = boardProfile(o.board);
   const slotLength = profile.layout.slots[0].length;
   const size = o.size ?? Math.min(48 * 1024, Math.floor(slotLength * 0.75));
@@ -105,7 +106,8 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void, bar
   board.saveApp(appImage("1.0.0"));
   say("factory application 1.0.0 saved in .bootcde from the IDE");
   boot();
-  const prov = settle((cb) => setup("1.0.0").provision(undefined, cb));
+  // Provisioning runs once, from the install module (erased from Storage afterwards on a board).
+  const prov = settle((cb) => Install.provision(Object.assign(board.ports(), { board: o.board, version: "1.0.0", chunkSize: o.chunk }), undefined, cb));
   say(`provisioned: ${JSON.stringify(prov && prov[1])}`);
   boot();
 

@@ -1,7 +1,7 @@
-// MD5 (RFC 1321) in ES5, for the per-chunk check when the Notecard does not echo the transport
-// crc: Espruino has no native MD5 (espruino-platform.md §5.3). It runs per 64-byte block, so it is
-// the one per-byte-class cost on the hot path, and only on cards without crc; `npm run bench`
-// reports its price.
+// NotecardDFUMD5: MD5 (RFC 1321) in ES5, an optional add-on to NotecardDFU for Notecards that do not
+// send the transport crc (firmware before mid-2023): each chunk is then checked against the MD5 in
+// dfu.get's `status`. Espruino has no native MD5 (espruino-platform.md §5.3); it runs per 64-byte
+// block, so it costs far more than E.CRC32: `npm run bench` reports its price.
 
 var S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 var K: number[] | null = null;
@@ -15,7 +15,7 @@ function constants(): number[] {
 }
 
 /** Lowercase hex MD5 of `data`. */
-export function md5Hex(data: Uint8Array): string {
+export function hex(data: Uint8Array): string {
   var k = constants();
   var n = data.length;
   var words = new Uint32Array((((n + 8) >> 6) + 1) * 16);

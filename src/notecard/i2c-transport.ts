@@ -1,9 +1,11 @@
 // Serial-over-I2C framing (notecard-protocol.md §2): data writes of <= MTU bytes behind a length
 // byte, read setup [0x00, N] then read [AVAIL, COUNT, data...], polling until a "\n" has arrived
-// and AVAIL is 0. One bus exchange per event-loop turn; received bytes are gathered into one
-// preallocated buffer with native copies; the line end is a check of the last byte received.
+// and AVAIL is 0; and the resync (a "\n", then drain until only CR/LF comes back, §2.7).
+// A state machine with one timer callback per instance: one bus exchange per event-loop turn, the
+// received bytes gathered into one preallocated buffer with native copies, nothing allocated per
+// exchange but what I2C.readFrom returns.
+import { describe, fault, Fault } from "../errors";
 import { Ports } from "../ports";
-import { describe, LinkError, linkError } from "./errors";
 
 export interface TransportOptions {
   /** Notecard I2C address. */
@@ -17,7 +19,7 @@ export interface TransportOptions {
   /** After this many request bytes, pause segmentPauseMs so the card's 1500-byte buffer drains. */
   segmentBytes: number;
   segmentPauseMs: number;
-  /** Pause between the read setup and the read, ms; 0 reads in the same turn (repeated start). */
+  /** Pause between the read setup and the read, ms; 0 reads in the same turn. */
   readDelayMs: number;
   /** Interval between data queries while the card has nothing to say, ms. */
   pollMs: number;
@@ -27,190 +29,214 @@ export interface TransportOptions {
   responseTimeoutMs: number;
   /** Give up when a started response goes silent this long, ms. */
   gapTimeoutMs: number;
-  /** Wait after a bus exception (NACK) before the next attempt, ms. */
+  /** Wait after a bus exception (NACK) before the next resync attempt, ms. */
   nackBackoffMs: number;
   /** Resync: settle time after the reset and after the "\n", drain window, attempts. */
   resetSettleMs: number;
   drainMs: number;
   resyncAttempts: number;
-  /** Receive buffer size: the largest response line accepted, bytes. */
-  maxResponse: number;
 }
 
 /** Tuned default: stays inside the card's documented rules, without note-c's safety margins. */
 export var TUNED: TransportOptions = {
   address: 0x17, mtu: 253, gapMs: 1, chunkDelayMs: 0, segmentBytes: 250, segmentPauseMs: 250,
   readDelayMs: 0, pollMs: 25, readGapMs: 0, responseTimeoutMs: 30000, gapTimeoutMs: 1000,
-  nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10, maxResponse: 6144
+  nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10
 };
 
-/** Where note-c with note-arduino on a generic Arduino (30-byte Wire buffer) differs: the conservative profile. */
-export var NOTE_C: Partial<TransportOptions> = { mtu: 30, gapMs: 6, chunkDelayMs: 20, readDelayMs: 2, pollMs: 50 };
-
-export type LineCallback = (err: LinkError | null, line?: string) => void;
+const enum St { Write, Sent, Listen, Poll, More, Newline, Drain, DrainMore }
 
 export interface Transport {
-  /** Sends `request` (bytes ending "\n"; null = only read, e.g. after a heartbeat) and reads one line. */
-  transact(request: Uint8Array | null, cb: LineCallback): void;
-  /** Sends `request` and reads nothing (a `cmd`). */
-  send(request: Uint8Array, cb: (err: LinkError | null) => void): void;
-  /** Resynchronises with the card: "\n", then drain until only CR/LF arrives (§2.7). */
-  resync(cb: (err: LinkError | null) => void): void;
+  _p: Ports;
+  _o: TransportOptions;
+  _tx: Uint8Array;
+  /** Received line at [2, 2 + _len); the two bytes before it take each read's header. */
+  _rx: Uint8Array;
+  _hdr: Uint8Array;
+  _st: St;
+  /** The line being sent, and how far; a command expects no answer. */
+  _out: string;
+  _off: number;
+  _seg: number;
+  _cmd: boolean;
+  _len: number;
+  _polls: number;
+  _t0: number;
+  _last: number;
+  _more: number;
+  /** A read setup was sent and its read is due after readDelayMs. */
+  _split: boolean;
+  /** How long the card takes to start answering, learned: the first query goes out just then. */
+  _expect: number;
+  _tries: number;
+  _errs: number;
+  _any: boolean;
+  _other: boolean;
+  _tick: () => void;
+  /** Called once per transact/send/resync with null (line in _rx) or the failure. */
+  _done: (err: Fault | null) => void;
 }
 
-var CRLF = /[\r\n]/g;
+export function createTransport(p: Ports, o: TransportOptions, rxBytes: number, done: (err: Fault | null) => void): Transport {
+  if (!(o.mtu >= 1 && o.mtu <= 253)) throw fault("layout", "mtu must be 1..253");
+  var t = {
+    _p: p, _o: o, _tx: new Uint8Array(o.mtu + 1), _rx: new Uint8Array(rxBytes + 2), _hdr: new Uint8Array(2),
+    _st: St.Write, _out: "", _off: 0, _seg: 0, _cmd: false, _len: 0, _polls: 0, _t0: 0, _last: 0, _more: 0,
+    _split: false, _expect: 0, _tries: 0, _errs: 0, _any: false, _other: false, _done: done
+  } as Transport;
+  t._tick = function () { step(t); };
+  return t;
+}
 
-export function createTransport(ports: Ports, o: TransportOptions): Transport {
-  if (!(o.mtu >= 1 && o.mtu <= 253)) throw new Error("NotecardDFU: mtu must be 1..253");
-  var i2c = ports.i2c;
-  var tx = new Uint8Array(o.mtu + 1);
-  var setupBuf = new Uint8Array(2);
-  var rx = new Uint8Array(o.maxResponse);
-  var newlineBuf = new Uint8Array([1, 10]);
+/** Sends `line` (ending "\n"; "" = only read, e.g. after a heartbeat); reads one line unless `cmd`. */
+export function transact(t: Transport, line: string, cmd: boolean) {
+  t._out = line;
+  t._off = t._seg = 0;
+  t._cmd = cmd;
+  t._st = line ? St.Write : St.Listen;
+  step(t);
+}
 
-  function later(fn: () => void, ms: number) {
-    ports.timers.set(fn, ms);
-  }
+export function resync(t: Transport) {
+  t._tries = 0;
+  t._st = St.Newline;
+  later(t, t._o.resetSettleMs);
+}
 
-  function write(data: Uint8Array) {
-    i2c.writeTo(o.address, data);
-  }
+function later(t: Transport, ms: number) {
+  t._p.timers.set(t._tick, ms);
+}
 
-  /** Read setup for `want` bytes; returns the raw [AVAIL, COUNT, data] or throws. */
-  function setupRead(want: number) {
-    setupBuf[1] = want;
-    write(setupBuf);
-  }
-  function finishRead(want: number): Uint8Array {
-    var r = i2c.readFrom(o.address, want + 2);
-    if (!r || r.length !== want + 2) throw new Error("unexpected raw byte count");
-    if (r[1] !== want) throw new Error("unexpected protocol byte count");
-    if (r[0] > 253) throw new Error("unexpected available byte count");
-    return r;
-  }
-  /** One read exchange, in this turn or split over two (readDelayMs), then `next(r)`. */
-  function readExchange(want: number, fail: (e: unknown) => void, next: (r: Uint8Array) => void) {
-    try { setupRead(want); } catch (e) { return fail(e); }
-    if (o.readDelayMs > 0) return later(function () { completeRead(want, fail, next); }, o.readDelayMs);
-    completeRead(want, fail, next);
-  }
-  function completeRead(want: number, fail: (e: unknown) => void, next: (r: Uint8Array) => void) {
-    var r: Uint8Array;
-    try { r = finishRead(want); } catch (e) { return fail(e); }
-    next(r);
-  }
-
-  function writeAll(req: Uint8Array, fail: (e: unknown) => void, then: () => void) {
-    var off = 0, segment = 0;
-    function step() {
-      var n = Math.min(o.mtu, req.length - off);
-      tx[0] = n;
-      tx.set(req.subarray(off, off + n), 1);
-      try { write(tx.subarray(0, n + 1)); } catch (e) { return fail(e); }
-      off += n;
-      segment += n;
-      var wait = o.gapMs + o.chunkDelayMs;
-      if (segment >= o.segmentBytes) { segment = 0; wait += o.segmentPauseMs; }
-      later(off < req.length ? step : then, wait);
+/** One read exchange for `want` bytes: [AVAIL, COUNT, data], or null when its read is due later. */
+function read(t: Transport, want: number): Uint8Array | null {
+  var o = t._o, r;
+  if (!t._split) {
+    t._hdr[0] = 0;
+    t._hdr[1] = want;
+    t._p.i2c.writeTo(o.address, t._hdr);
+    if (o.readDelayMs > 0) {
+      t._split = true;
+      later(t, o.readDelayMs);
+      return null;
     }
-    step();
   }
+  t._split = false;
+  r = t._p.i2c.readFrom(o.address, want + 2);
+  if (!r || r.length !== want + 2) throw Error("unexpected raw byte count");
+  if (r[1] !== want) throw Error("unexpected protocol byte count");
+  if (r[0] > 253) throw Error("unexpected available byte count");
+  return r;
+}
 
-  /** How long the card takes to start answering, learned: the first query goes out just then. */
-  var expectMs = 0;
-
-  function readLine(cb: LineCallback) {
-    var len = 0, polls = 0, answered = false, more = 0;
-    var started = ports.clock(), lastData = started;
-    function fail(e: unknown) {
-      cb(linkError("io", "i2c: " + describe(e) + " {io}"));
+function step(t: Transport) {
+  var o = t._o, st = t._st, r: Uint8Array | null;
+  if (st === St.Sent) return t._done(null);
+  // Only the bus calls are guarded: what the callbacks throw is theirs.
+  try {
+    if (st === St.Write) return write(t);
+    if (st === St.Newline) {
+      t._hdr[0] = 1;
+      t._hdr[1] = 10;
+      t._p.i2c.writeTo(o.address, t._hdr);
+      t._st = St.Drain;
+      t._t0 = t._p.clock() + o.resetSettleMs;
+      t._any = t._other = false;
+      t._errs = 0;
+      return later(t, o.resetSettleMs);
     }
-    function received(r: Uint8Array) {
-      var want = r[1], avail = r[0];
-      var now = ports.clock();
-      if (!answered && avail > 0) {
-        answered = true;
-        // Hit on the first query: try a little sooner next time; missed: the answer came within
-        // the last poll interval.
-        expectMs = polls === 1 ? expectMs * 0.9 : Math.max(0, now - started - o.pollMs / 2);
-      }
-      if (want > 0) {
-        if (len + want > rx.length) return cb(linkError("io", "response larger than " + rx.length + " bytes {io}"));
-        rx.set(r.subarray(2, 2 + want), len);
-        len += want;
-        lastData = now;
-      }
-      if (avail > 0) {
-        more = Math.min(avail, o.mtu);
-        return later(readMore, o.readGapMs);
-      }
-      // The line is complete when its "\n" has arrived and the card has nothing more to send.
-      if (len && rx[len - 1] === 10) {
-        var text = ports.natives.text(rx.subarray(0, len));
-        var nl = text.indexOf("\n");
-        // Anything after the first newline would be read as the next answer: flag it for a resync.
-        var bad = nl < len - 1 && text.substr(nl + 1).replace(CRLF, "").length;
-        return cb(bad ? linkError("io", "unexpected data after the response {io}") : null, text.substr(0, nl));
-      }
-      if (len > 0 && now - lastData > o.gapTimeoutMs) return cb(linkError("io", "timeout: transaction incomplete {io}"));
-      if (len === 0 && now - started > o.responseTimeoutMs) return cb(linkError("io", "timeout: no response from Notecard {io}"));
-      later(poll, o.pollMs);
+    if (st === St.Listen) {
+      t._len = t._polls = 0;
+      t._t0 = t._last = t._p.clock();
+      t._st = St.Poll;
+      if (t._expect >= 1) return later(t, t._expect);
     }
-    function readMore() {
-      readExchange(more, fail, received);
-    }
-    function poll() {
-      polls++;
-      readExchange(0, fail, received);
-    }
-    if (expectMs >= 1) later(poll, expectMs); else poll();
+    r = read(t, st === St.More || st === St.DrainMore ? t._more : 0);
+  } catch (e) {
+    if (t._st >= St.Newline) return retrySync(t, e);
+    return t._done(fault("io", "i2c: " + describe(e)));
   }
+  if (!r) return;
+  if (t._st >= St.Drain) return drained(t, r);
+  received(t, r);
+}
 
-  function transact(request: Uint8Array | null, cb: LineCallback) {
-    if (!request) return readLine(cb);
-    writeAll(request, function (e) { cb(linkError("io", "i2c: " + describe(e) + " {io}")); }, function () { readLine(cb); });
+function write(t: Transport) {
+  var o = t._o, n = Math.min(o.mtu, t._out.length - t._off), wait = o.gapMs + o.chunkDelayMs;
+  t._tx[0] = n;
+  t._p.natives.put(t._tx, t._out.substr(t._off, n), 1);
+  t._p.i2c.writeTo(o.address, n === o.mtu ? t._tx : t._tx.subarray(0, n + 1));
+  t._off += n;
+  t._seg += n;
+  if (t._seg >= o.segmentBytes) {
+    t._seg = 0;
+    wait += o.segmentPauseMs;
   }
-
-  function send(request: Uint8Array, cb: (err: LinkError | null) => void) {
-    writeAll(request, function (e) { cb(linkError("io", "i2c: " + describe(e) + " {io}")); }, function () { cb(null); });
+  if (t._off >= t._out.length) {
+    // A command is done once sent and the gap has passed.
+    t._st = t._cmd ? St.Sent : St.Listen;
   }
+  later(t, wait);
+}
 
-  function resync(cb: (err: LinkError | null) => void) {
-    var attempt = 0;
-    function retry(wait: number) {
-      if (++attempt >= o.resyncAttempts) return cb(linkError("io", "failed to reset Notecard interface {io}"));
-      later(sendNewline, wait);
-    }
-    function sendNewline() {
-      try { write(newlineBuf); } catch (e) { return retry(o.nackBackoffMs); }
-      later(drain, o.resetSettleMs);
-    }
-    function drain() {
-      var windowStart = ports.clock(), sawAny = false, sawOther = false, errors = 0;
-      // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
-      function fail() {
-        if (++errors > 3) return retry(o.nackBackoffMs);
-        later(query, o.pollMs);
-      }
-      function got(r: Uint8Array) {
-        var avail = r[0], n = r[1];
-        if (n > 0) {
-          sawAny = true;
-          if (ports.natives.text(r.subarray(2, 2 + n)).replace(CRLF, "").length) {
-            sawOther = true;
-            windowStart = ports.clock();
-          }
-        }
-        if (avail > 0) return later(function () { readExchange(Math.min(avail, o.mtu, 128), fail, got); }, 0);
-        if (ports.clock() - windowStart < o.drainMs) return later(query, 20);
-        if (sawAny && !sawOther) return cb(null);
-        retry(0);
-      }
-      function query() { readExchange(0, fail, got); }
-      query();
-    }
-    later(sendNewline, o.resetSettleMs);
+function received(t: Transport, r: Uint8Array) {
+  var o = t._o, rx = t._rx, want = r[1], avail = r[0], now = t._p.clock(), len = t._len;
+  if (t._st === St.Poll && ++t._polls && avail > 0 && !len) {
+    // Hit on the first query: try a little sooner next time; missed: the answer came within the
+    // last poll interval.
+    t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o.pollMs / 2);
   }
+  if (want > 0) {
+    if (len + want > rx.length - 2) return t._done(fault("io", "response larger than " + (rx.length - 2) + " bytes"));
+    // The read's two header bytes land on the two before the data and are put back: no copy.
+    var a = rx[len], b = rx[len + 1];
+    rx.set(r, len);
+    rx[len] = a;
+    rx[len + 1] = b;
+    t._len = len += want;
+    t._last = now;
+  }
+  if (avail > 0) {
+    t._more = Math.min(avail, o.mtu);
+    t._st = St.More;
+    return later(t, o.readGapMs);
+  }
+  // The line is complete when its "\n" has arrived and the card has nothing more to send.
+  if (len && rx[len + 1] === 10) return t._done(null);
+  if (len > 0 && now - t._last > o.gapTimeoutMs) return t._done(fault("io", "timeout: transaction incomplete"));
+  if (!len && now - t._t0 > o.responseTimeoutMs) return t._done(fault("io", "timeout: no response from Notecard"));
+  t._st = St.Poll;
+  later(t, o.pollMs);
+}
 
-  return { transact: transact, send: send, resync: resync };
+/** Resync drain: only CR/LF for drainMs means the card is in step with us. */
+function drained(t: Transport, r: Uint8Array) {
+  var o = t._o, avail = r[0], n = r[1], now = t._p.clock();
+  for (var i = 2; i < n + 2; i++) {
+    t._any = true;
+    if (r[i] !== 10 && r[i] !== 13) {
+      t._other = true;
+      t._t0 = now;
+    }
+  }
+  if (avail > 0) {
+    t._more = Math.min(avail, o.mtu, 128);
+    t._st = St.DrainMore;
+    return later(t, 0);
+  }
+  t._st = St.Drain;
+  if (now - t._t0 < o.drainMs) return later(t, 20);
+  if (t._any && !t._other) return t._done(null);
+  retrySync(t, 0);
+}
+
+/** A bus error while draining only costs a pause; a card that keeps failing costs the attempt. */
+function retrySync(t: Transport, e: unknown) {
+  var o = t._o;
+  if (e && t._st >= St.Drain && ++t._errs <= 3) {
+    t._st = St.Drain;
+    return later(t, o.pollMs);
+  }
+  if (++t._tries >= o.resyncAttempts) return t._done(fault("io", "failed to reset Notecard interface"));
+  t._st = St.Newline;
+  later(t, e ? o.nackBackoffMs : 0);
 }

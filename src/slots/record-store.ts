@@ -5,14 +5,15 @@
 //
 // Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…]. Only the
 // words holding data are programmed; the tail stays erased, and no word is programmed twice.
-import { FlashPort, Natives, StoragePort, TimerPort } from "../ports";
-import { RawUnit, RecordSpec } from "./layout";
+import { describe, fault, Fault } from "../errors";
+import { Data, Ports } from "../ports";
+import { Config } from "./config";
 import { Event, nextState, State } from "./states";
-import { describe } from "../notecard/errors";
 
 export var RECORD_SIZE = 512;
 /** Longest version and reason text kept in a record. */
 var TEXT_MAX = 48;
+var USED = /[^\xff]/;
 
 export interface ImageRef {
   /** slot index */
@@ -49,156 +50,141 @@ export interface BootRecord {
   x?: number;
 }
 
-/** Unit access for raw flash or Storage files. */
-interface Units {
-  size: number;
-  read(u: number, off: number): Uint8Array | null;
-  write(u: number, off: number, data: Uint8Array): void;
-  /** Erase steps for unit u (pages, or 1 for a file), each one event-loop turn. */
-  steps(u: number): number;
-  erase(u: number, step: number): void;
+export interface Records {
+  _p: Ports;
+  _c: Config;
+  /** records per unit */
+  _n: number;
+  _latest: BootRecord | null;
+  _unit: number;
+  _free: number[];
+  /** the append under way: bytes, unit, record index, next raw address to erase */
+  _bytes: Uint8Array;
+  _to: number;
+  _at: number;
+  _erase: number;
+  _rec: BootRecord;
+  _cb: (err: Fault | null) => void;
+  _tick: () => void;
 }
 
-function rawUnits(flash: FlashPort, units: RawUnit[], pages: number[][]): Units {
-  return {
-    size: units[0].length < units[1].length ? units[0].length : units[1].length,
-    read: function (u, off) { return flash.read(RECORD_SIZE, units[u].addr + off); },
-    write: function (u, off, data) { flash.write(data, units[u].addr + off); },
-    steps: function (u) { return pages[u].length; },
-    erase: function (u, i) { flash.erasePage(pages[u][i]); }
-  };
+export function createRecords(p: Ports, c: Config): Records {
+  var rs = { _p: p, _c: c, _n: Math.floor(c.z / RECORD_SIZE), _latest: null, _unit: 0, _free: [0, 0] } as any as Records;
+  rs._tick = function () { appendStep(rs); };
+  return rs;
 }
 
-function fileUnits(storage: StoragePort, natives: Natives, spec: RecordSpec): Units {
-  var files = spec.files as string[];
-  return {
-    size: spec.length,
-    read: function (u, off) {
-      var s = storage.read(files[u], off, RECORD_SIZE);
-      return s === undefined ? null : natives.bytes(s);
-    },
-    write: function (u, off, data) { storage.write(files[u], data, off, spec.length); },
-    steps: function () { return 1; },
-    erase: function (u) { storage.erase(files[u]); }
-  };
-}
-
-export interface RecordStore {
-  /** Scans both units (reads only) and returns the latest valid record, or null. */
-  load(): BootRecord | null;
-  latest(): BootRecord | null;
-  /** Appends the record for `event` from the latest state; cb(err) after the last flash operation. */
-  append(event: Event, fields: BootRecord, cb: (err: string | null, rec?: BootRecord) => void): void;
-  /** Records per unit. */
-  perUnit: number;
-}
-
-export interface RecordDeps {
-  flash: FlashPort;
-  storage: StoragePort;
-  timers: TimerPort;
-  natives: Natives;
-}
-
-function truncate(s: string | undefined): string | undefined {
-  return s === undefined ? undefined : String(s).substr(0, TEXT_MAX);
-}
-
-/** Encodes a record: header, JSON, and no padding beyond the last word. */
-function encodeRecord(rec: BootRecord, natives: Natives): Uint8Array {
-  if (rec.a) rec.a.v = truncate(rec.a.v) as string;
-  if (rec.b) rec.b.v = truncate(rec.b.v) as string;
-  if (rec.c) rec.c.v = truncate(rec.c.v) as string;
-  rec.r = truncate(rec.r);
-  var json = natives.bytes(JSON.stringify(rec));
-  if (json.length > RECORD_SIZE - 6) throw new Error("NotecardDFU: boot record too long");
-  var out = new Uint8Array((json.length + 6 + 3) & ~3);
-  out.fill(0xff);
-  out.set(json, 6);
-  out[4] = json.length & 0xff;
-  out[5] = json.length >> 8;
-  var crc = natives.crc32(out.subarray(4, 6 + json.length));
-  out[0] = crc & 0xff;
-  out[1] = (crc >>> 8) & 0xff;
-  out[2] = (crc >>> 16) & 0xff;
-  out[3] = crc >>> 24;
-  return out;
+function readSlot(rs: Records, u: number, i: number): string {
+  var p = rs._p, c = rs._c, off = i * RECORD_SIZE;
+  if (c.u) return p.natives.text(p.flash.read(RECORD_SIZE, c.u[u] + off));
+  var s = p.storage.read((c.r.f as string[])[u], off, RECORD_SIZE);
+  return s === undefined ? "" : s;
 }
 
 /** Decodes one record slot: the record, "free" (all 0xFF), or null (torn or garbage). */
-function decodeRecord(b: Uint8Array, natives: Natives, erased: string): BootRecord | "free" | null {
-  if (natives.text(b) === erased) return "free";
-  var len = b[4] | (b[5] << 8);
+function decode(rs: Records, s: string): BootRecord | "free" | null {
+  if (!USED.test(s)) return "free";
+  var len = s.charCodeAt(4) | (s.charCodeAt(5) << 8);
   if (len > RECORD_SIZE - 6) return null;
-  var crc = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
-  if (natives.crc32(b.subarray(4, 6 + len)) !== crc) return null;
+  var crc = (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
+  if (rs._p.natives.crc32(s.substr(4, len + 2)) !== crc) return null;
   try {
-    var r = JSON.parse(natives.text(b.subarray(6, 6 + len)));
+    var r = JSON.parse(s.substr(6, len));
     return r && typeof r.q === "number" && typeof r.s === "string" ? r : null;
   } catch (e) {
     return null;
   }
 }
 
-export function createRecordStore(deps: RecordDeps, spec: RecordSpec, rawUnitList: RawUnit[] | null, rawPages: number[][] | null): RecordStore {
-  var units = spec.files ? fileUnits(deps.storage, deps.natives, spec) : rawUnits(deps.flash, rawUnitList as RawUnit[], rawPages as number[][]);
-  var perUnit = Math.floor(units.size / RECORD_SIZE);
-  var erased: string | null = null;
-  var latest: BootRecord | null = null;
-  var latestUnit = 0;
-  var nextFree = [0, 0];
-
-  function erasedText(): string {
-    if (erased === null) erased = deps.natives.text(new Uint8Array(RECORD_SIZE).fill(0xff));
-    return erased;
-  }
-
-  function load(): BootRecord | null {
-    latest = null;
-    for (var u = 0; u < 2; u++) {
-      nextFree[u] = perUnit;
-      for (var i = 0; i < perUnit; i++) {
-        var b = units.read(u, i * RECORD_SIZE);
-        var r = b ? decodeRecord(b, deps.natives, erasedText()) : "free";
-        if (r === "free") { nextFree[u] = i; break; }
-        if (r && (!latest || r.q > latest.q)) { latest = r; latestUnit = u; }
+/** Scans both units (reads only) and returns the latest valid record, or null. */
+export function load(rs: Records): BootRecord | null {
+  rs._latest = null;
+  for (var u = 0; u < 2; u++) {
+    rs._free[u] = rs._n;
+    for (var i = 0; i < rs._n; i++) {
+      var r = decode(rs, readSlot(rs, u, i));
+      if (r === "free") {
+        rs._free[u] = i;
+        break;
+      }
+      if (r && (!rs._latest || r.q > rs._latest.q)) {
+        rs._latest = r;
+        rs._unit = u;
       }
     }
-    return latest;
   }
+  return rs._latest;
+}
 
-  function append(event: Event, fields: BootRecord, cb: (err: string | null, rec?: BootRecord) => void) {
-    var from = latest ? latest.s : null;
-    var to = nextState(from, event);
-    if (!to) return cb("boot record: no transition from " + (from || "none") + " on " + event);
-    var rec = fields;
-    rec.s = to;
-    rec.q = latest ? latest.q + 1 : 1;
-    var bytes: Uint8Array;
-    try { bytes = encodeRecord(rec, deps.natives); } catch (e) { return cb(describe(e)); }
-    var u = latestUnit, slot = nextFree[u];
-    var step = 0;
-    function write() {
-      try { units.write(u, slot * RECORD_SIZE, bytes); } catch (e) { return cb("boot record write failed: " + describe(e)); }
-      latest = rec;
-      latestUnit = u;
-      nextFree[u] = slot + 1;
-      cb(null, rec);
-    }
-    function eraseStep() {
-      try { units.erase(u, step); } catch (e) { return cb("boot record erase failed: " + describe(e)); }
-      if (++step < units.steps(u)) return deps.timers.set(eraseStep, 0);
-      nextFree[u] = 0;
-      deps.timers.set(write, 0);
-    }
-    if (!latest || slot >= perUnit) {
-      // Compaction (or the first record): start the other unit afresh; the old one keeps the latest.
-      u = latest ? 1 - latestUnit : 0;
-      slot = 0;
-      return eraseStep();
-    }
-    write();
+function clip(v: ImageRef | undefined) {
+  if (v) v.v = String(v.v).substr(0, TEXT_MAX);
+}
+
+/** Appends the record for `event` from the latest state; cb(err) after the last flash operation. */
+export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fault | null) => void) {
+  var p = rs._p, from = rs._latest ? rs._latest.s : null, to = nextState(from, event);
+  if (!to) return cb(fault("internal", "boot record: no transition from " + (from || "none") + " on " + event));
+  rec.s = to;
+  rec.q = rs._latest ? rs._latest.q + 1 : 1;
+  clip(rec.a);
+  clip(rec.b);
+  clip(rec.c);
+  if (rec.r) rec.r = rec.r.substr(0, TEXT_MAX);
+  var json = JSON.stringify(rec), n = json.length;
+  if (n > RECORD_SIZE - 6) return cb(fault("internal", "boot record too long"));
+  var out = new Uint8Array((n + 9) & ~3);
+  out.fill(0xff);
+  p.natives.put(out, json, 6);
+  out[4] = n & 0xff;
+  out[5] = n >> 8;
+  var crc = p.natives.crc32(out.subarray(4, 6 + n));
+  out[0] = crc & 0xff;
+  out[1] = (crc >>> 8) & 0xff;
+  out[2] = (crc >>> 16) & 0xff;
+  out[3] = crc >>> 24;
+  rs._bytes = out;
+  rs._rec = rec;
+  rs._cb = cb;
+  rs._to = rs._unit;
+  rs._at = rs._free[rs._unit];
+  rs._erase = -1;
+  if (!rs._latest || rs._at >= rs._n) {
+    // Compaction (or the first record): start the other unit afresh; the old one keeps the latest.
+    rs._to = rs._latest ? 1 - rs._unit : 0;
+    rs._at = 0;
+    rs._erase = rs._c.u ? rs._c.u[rs._to] : 0;
   }
+  appendStep(rs);
+}
 
-  return { load: load, latest: function () { return latest; }, append: append, perUnit: perUnit };
+/** One erase page (or the file) per turn, then the record. */
+function appendStep(rs: Records) {
+  var p = rs._p, c = rs._c, u = rs._to;
+  try {
+    if (rs._erase >= 0) {
+      if (!c.u) {
+        p.storage.erase((c.r.f as string[])[u]);
+        rs._erase = -1;
+      } else {
+        var pg = p.flash.getPage(rs._erase) as { addr: number; length: number };
+        p.flash.erasePage(pg.addr);
+        rs._erase = pg.addr + pg.length < c.u[u] + c.z ? pg.addr + pg.length : -1;
+      }
+      rs._free[u] = 0;
+      return p.timers.set(rs._tick, 0);
+    }
+    write(rs, u, rs._at * RECORD_SIZE, rs._bytes);
+  } catch (e) {
+    return rs._cb(fault("flash", "boot record: " + describe(e)));
+  }
+  rs._latest = rs._rec;
+  rs._unit = u;
+  rs._free[u] = rs._at + 1;
+  rs._cb(null);
+}
+
+function write(rs: Records, u: number, off: number, data: Data) {
+  var c = rs._c;
+  if (c.u) rs._p.flash.write(data, c.u[u] + off);
+  else rs._p.storage.write((c.r.f as string[])[u], data, off, c.z);
 }

@@ -1,129 +1,179 @@
-// Streams an image into a slot: erase-ahead one page per event-loop turn, write one page-sized
-// piece per turn, read every write back and compare CRC-32s, and keep the running CRC-32 of the
-// image with one native pass per chunk. The caller fills buf[4 .. 4 + n) with the next chunk; the
-// four bytes before it hold the CRC prefix (src/dfu/crc32.ts).
+// Streams an image into a slot: erase-ahead one page per event-loop turn, write up to one page per
+// turn, read every write back and compare CRC-32s, and keep the running CRC-32 of the image with
+// one native pass per chunk. Data is written from where it lies (the decoded chunk), through views:
+// no copy. Slots are raw flash ({a, l}: pages from Flash.getPage as they come) or a Storage file.
 import { crcPrefix } from "../dfu/crc32";
-import { Natives, TimerPort } from "../ports";
-import { SlotStore } from "./slot-store";
-import { describe } from "../notecard/errors";
+import { describe, fault, Fault } from "../errors";
+import { Data, Ports } from "../ports";
+import { Slot } from "./config";
 
-export interface SlotWriter {
-  /** Chunk buffer: bytes [4, 4 + maxChunk) hold data, [0, 4) the CRC prefix, plus 3 bytes of padding room. */
-  buf: Uint8Array;
-  /** Starts writing `total` bytes into `slot` from `at` (0, or a committed offset with its CRC). */
-  begin(slot: SlotStore, total: number, at: number, crc: number): void;
-  /** Writes buf[4 .. 4 + n) at the current offset; cb(err) once it is on flash and verified. */
-  write(n: number, cb: (err: string | null) => void): void;
-  /** Checks that slot[0 .. at) has CRC-32 `crc`, one piece per turn; cb(ok). */
-  verify(slot: SlotStore, at: number, crc: number, cb: (ok: boolean) => void): void;
-  /** Next offset to write, and the CRC-32 of everything before it. */
-  pos(): number;
-  crc(): number;
-  /** Largest offset whose erase page is completely written (resume point), and the CRC before it. */
-  committed(): number;
-  committedCrc(): number;
+var USED = /[^\xff]/;
+
+export interface Writer {
+  _p: Ports;
+  _slot: Slot;
+  _total: number;
+  /** next offset, and the CRC-32 of everything before it */
+  _pos: number;
+  _crc: number;
+  /** bytes erased from the start (raw), or the file's size once created */
+  _erased: number;
+  /** largest offset whose erase page is completely written (resume point), and the CRC before it */
+  _committed: number;
+  _committedCrc: number;
+  /** only the chunk after a resume can find bytes already written: the journal trails by a chunk */
+  _resumed: boolean;
+  /** set when a file slot holds other data past the journaled offset: the copy must start again */
+  _dirty: boolean;
+  _data: Data;
+  _off: number;
+  _at: number;
+  _n: number;
+  _piece: number;
+  _pre: boolean;
+  /** scanning instead of writing: buffer for prefix ‖ piece, and the end */
+  _buf: Uint8Array | null;
+  _upto: number;
+  _tail: Uint8Array;
+  _cb: (err: Fault | null, crc?: number) => void;
+  _tick: () => void;
 }
 
-/** write() fails with this when a file slot holds other data where the chunk goes. */
-export var DIRTY = "slot holds other data past the journaled offset";
-var ERASED = /\xff/g;
+export function createWriter(p: Ports): Writer {
+  var w = { _p: p, _tail: new Uint8Array(4) } as any as Writer;
+  w._tick = function () { w._buf ? scanStep(w) : step(w); };
+  return w;
+}
 
-export function createSlotWriter(natives: Natives, timers: TimerPort, maxChunk: number): SlotWriter {
-  var buf = new Uint8Array(maxChunk + 8);
-  var slot: SlotStore, total = 0, pos = 0, crc = 0, erasedTo = 0, committed = 0, committedCrc = 0;
-  // Only the chunk after a resume can find bytes already written: the journal trails by one chunk.
-  var resumed = false;
+/** Starts writing `total` bytes into `slot` from `at` (0, or a committed offset with its CRC). */
+export function begin(w: Writer, slot: Slot, total: number, at: number, crc: number) {
+  w._slot = slot;
+  w._total = total;
+  w._pos = w._committed = w._erased = at;
+  w._crc = w._committedCrc = crc;
+  w._resumed = at > 0;
+  w._dirty = false;
+}
 
-  // Erase, write and commit offsets each only grow between begin() calls, so each has a page
-  // cursor that finds its page in O(1) amortized (no scan of the page list per chunk).
-  var cursors = [0, 0, 0];
-  var ERASE = 0, WRITE = 1, COMMIT = 2;
-  /** Index of the page holding `off`, for the cursor `c` (off >= that cursor's previous call). */
-  function pageAt(c: number, off: number): number {
-    var pages = slot.pages, i = cursors[c];
-    while (i < pages.length - 1 && pages[i].off + pages[i].length <= off) i++;
-    cursors[c] = i;
-    return i;
-  }
+/**
+ * Writes data[off .. off + n) at the current offset; cb(err) once it is on flash and verified.
+ * With `pre`, data[off - 6 .. off) is the CRC prefix of the bytes before (src/dfu/crc32.ts), and
+ * the running CRC and the resume point move on.
+ */
+export function write(w: Writer, data: Data, off: number, n: number, pre: boolean, cb: (err: Fault | null) => void) {
+  w._data = data;
+  w._off = off;
+  w._n = n;
+  w._pre = pre;
+  w._at = w._piece = w._pos;
+  w._buf = null;
+  w._cb = cb;
+  step(w);
+}
 
-  function begin(s: SlotStore, t: number, at: number, c: number) {
-    slot = s;
-    total = t;
-    pos = committed = erasedTo = at;
-    crc = committedCrc = c;
-    resumed = at > 0;
-    cursors = [0, 0, 0];
-  }
+export function readSlot(p: Ports, s: Slot, off: number, n: number): Data {
+  return s.f === undefined ? p.flash.read(n, (s.a as number) + off) : p.storage.read(s.f, off, n) || "";
+}
 
-  function write(n: number, cb: (err: string | null) => void) {
-    var start = pos, n4 = (n + 3) & ~3, total4 = (total + 3) & ~3;
-    buf.fill(0xff, 4 + n, 4 + n4);
-    crcPrefix(crc, buf, 0);
-    var piece = start;
-    function step() {
-      try {
-        if (slot.isFile ? erasedTo === 0 && start === 0 : erasedTo < start + n4) {
-          // Erase ahead: the next page (or the whole file, before its first write).
-          var page = slot.isFile ? 0 : pageAt(ERASE, erasedTo);
-          slot.erase(page);
-          erasedTo = slot.isFile ? slot.length : slot.pages[page].off + slot.pages[page].length;
-          return timers.set(step, 0);
-        }
-        if (piece < start + n4) {
-          var pg = slot.isFile ? null : slot.pages[pageAt(WRITE, piece)];
-          var end = pg ? Math.min(start + n4, pg.off + pg.length) : start + n4;
-          var data = buf.subarray(4 + piece - start, 4 + end - start);
-          if (slot.isFile && resumed) {
-            // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled
-            // offset may already be there. Identical ones are kept; anything else needs a new file.
-            var have = natives.text(slot.read(piece, end - piece));
-            if (have === natives.text(data)) { piece = end; return timers.set(step, 0); }
-            if (have.replace(ERASED, "").length) return cb(DIRTY);
-          }
-          slot.write(piece, data, total4);
-          piece = end;
-          return timers.set(step, 0);
-        }
-      } catch (e) {
-        return cb("flash: " + describe(e));
+/** Start and end of the raw page that holds slot offset `off`, as slot offsets. */
+function page(w: Writer, off: number, end: number): number {
+  var a = w._slot.a as number, pg = w._p.flash.getPage(a + off) as { addr: number; length: number };
+  return pg.addr - a + (end ? pg.length : 0);
+}
+
+function step(w: Writer) {
+  var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n;
+  try {
+    if (s.f === undefined ? w._erased < end : !w._erased) {
+      // Erase ahead: the next page, or the old file before the first write of a new one.
+      if (s.f === undefined) {
+        p.flash.erasePage((s.a as number) + w._erased);
+        w._erased = page(w, w._erased, 1);
+      } else {
+        p.storage.erase(s.f);
+        w._erased = w._total;
       }
-      var back = slot.read(start, n4);
-      if (back.length !== n4 || natives.crc32(back) !== natives.crc32(buf.subarray(4, 4 + n4))) {
-        return cb("flash read-back mismatch at offset " + start);
-      }
-      var newCrc = natives.crc32(buf.subarray(0, 4 + n));
-      resumed = false;
-      pos = start + n;
-      var boundary = pos >= total || slot.isFile ? pos : slot.pages[pageAt(COMMIT, pos)].off;
-      if (boundary > committed) {
-        committedCrc = boundary === pos ? newCrc : natives.crc32(buf.subarray(0, 4 + boundary - start));
-        committed = boundary;
-      }
-      crc = newCrc;
-      cb(null);
+      return p.timers.set(w._tick, 0);
     }
-    step();
-  }
-
-  function verify(s: SlotStore, at: number, expected: number, cb: (ok: boolean) => void) {
-    var off = 0, c = 0;
-    function step() {
-      if (off >= at) return cb(c === expected);
-      var n = Math.min(maxChunk, at - off);
-      var back = s.read(off, n);
-      if (back.length !== n) return cb(false);
-      crcPrefix(c, buf, 0);
-      buf.set(back, 4);
-      c = natives.crc32(buf.subarray(0, 4 + n));
-      off += n;
-      timers.set(step, 0);
+    if (w._piece < end) {
+      var stop = s.f === undefined ? Math.min(end, page(w, w._piece, 1)) : end;
+      put(w, w._piece, stop);
+      w._piece = stop;
+      return p.timers.set(w._tick, 0);
     }
-    step();
+  } catch (e) {
+    return w._cb(fault("flash", describe(e)));
   }
+  if (w._dirty) return w._cb(fault("flash", "slot holds other data past the journaled offset"));
+  var back = readSlot(p, s, w._at, w._n);
+  if (back.length !== w._n || nat.crc32(back) !== nat.crc32(nat.view(w._data as string, w._off, w._n))) {
+    return w._cb(fault("flash", "flash read-back mismatch at offset " + w._at));
+  }
+  w._resumed = false;
+  w._pos = end;
+  if (w._pre) {
+    var crc = nat.crc32(nat.view(w._data as string, w._off - 6, w._n + 6));
+    var boundary = end >= w._total || s.f !== undefined ? end : page(w, end, 0);
+    if (boundary > w._committed) {
+      w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(w._data as string, w._off - 6, boundary - w._at + 6));
+      w._committed = boundary;
+    }
+    w._crc = crc;
+  }
+  w._cb(null);
+}
 
-  return {
-    buf: buf, begin: begin, write: write, verify: verify,
-    pos: function () { return pos; }, crc: function () { return crc; },
-    committed: function () { return committed; }, committedCrc: function () { return committedCrc; }
-  };
+/** Programs slot bytes [from, to): whole words, the last one padded with 0xFF. */
+function put(w: Writer, from: number, to: number) {
+  var p = w._p, s = w._slot, nat = p.natives, src = w._off + from - w._at, n = to - from, n4 = n & ~3;
+  if (s.f !== undefined && w._resumed) {
+    // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled offset
+    // may already be there. Identical ones are kept; anything else needs a new file.
+    var have = p.storage.read(s.f, from, n) || "";
+    if (have === nat.text(nat.view(w._data as string, src, n))) return;
+    if (USED.test(have)) {
+      w._dirty = true;
+      return;
+    }
+  }
+  if (n4) program(w, from, nat.view(w._data as string, src, n4));
+  if (n > n4) {
+    w._tail.fill(0xff);
+    nat.put(w._tail, nat.view(w._data as string, src + n4, n - n4), 0);
+    program(w, from + n4, w._tail);
+  }
+}
+
+function program(w: Writer, off: number, data: Uint8Array) {
+  var p = w._p, s = w._slot;
+  if (s.f === undefined) p.flash.write(data, (s.a as number) + off);
+  else if (!p.storage.write(s.f, data, off, (w._total + 3) & ~3)) throw Error("Storage.write failed");
+}
+
+/** CRC-32 of slot[0 .. upto), one piece of `k` bytes per turn; cb(err, crc). */
+export function scan(w: Writer, slot: Slot, upto: number, k: number, cb: (err: Fault | null, crc?: number) => void) {
+  w._slot = slot;
+  w._upto = upto;
+  w._at = w._crc = 0;
+  w._buf = new Uint8Array(k + 6);
+  w._cb = cb;
+  scanStep(w);
+}
+
+function scanStep(w: Writer) {
+  var p = w._p, nat = p.natives, buf = w._buf as Uint8Array;
+  if (w._at >= w._upto) {
+    w._buf = null;
+    return w._cb(null, w._crc);
+  }
+  var n = Math.min(buf.length - 6, w._upto - w._at), back = readSlot(p, w._slot, w._at, n);
+  if (back.length !== n) {
+    w._buf = null;
+    return w._cb(fault("flash", "slot read failed at " + w._at));
+  }
+  nat.put(buf, crcPrefix(w._crc), 0);
+  nat.put(buf, back, 6);
+  w._crc = nat.crc32(buf.subarray(0, n + 6));
+  w._at += n;
+  p.timers.set(w._tick, 0);
 }

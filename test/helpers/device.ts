@@ -1,14 +1,24 @@
 // Drives the built bundle on a simulated board: one module instance per boot, run on the board's
 // virtual clock.
 import { strict as assert } from "assert";
-import { loadBundle, SimBoard } from "../../sim/board";
+import { loadBundle, loadInstall, loadMd5, SimBoard } from "../../sim/board";
 import { PowerCut } from "../../sim/power";
 
 const NotecardDFU = loadBundle();
+export const Install = loadInstall();
+export const Md5 = loadMd5();
 
+/**
+ * The runtime on a simulated board, with the MD5 add-on stored (cards without crc need it);
+ * provision() through it uses the install module, like a user.
+ */
 export function device(board: SimBoard, version: string, options: { [k: string]: unknown } = {}): any {
-  const base: { [k: string]: unknown } = options.layout ? {} : { board: board.name };
-  return NotecardDFU.setup(Object.assign(board.ports(), base, { version }, options));
+  const base: { [k: string]: unknown } = options.layout ? { md5: Md5 } : { board: board.name, md5: Md5 };
+  const all = Object.assign(board.ports(), base, { version }, options);
+  const dfu = NotecardDFU.setup(all);
+  dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => Install.provision(all, code, cb);
+  dfu.installBoot = () => Install.installBoot(all);
+  return dfu;
 }
 
 /** Runs an async module call to completion on the virtual clock; returns its callback arguments. */

@@ -3,7 +3,7 @@
 // itself is bad, which is then reported), and the Notecard out of DFU mode.
 import { strict as assert } from "assert";
 import { appImage, SimBoard } from "../../sim/board";
-import { check, device, provision } from "../helpers/device";
+import { check, device, Install, provision } from "../helpers/device";
 import { add } from "./figures";
 
 function bytes(src: string): Uint8Array {
@@ -123,13 +123,29 @@ describe("bad-input catalogue", function () {
     assert.ok(board.card.image, "nothing is dropped from the Notecard");
   });
 
-  it("a layout overlapping Storage or the firmware is refused at setup", function () {
+  it("a layout overlapping Storage or the firmware is refused at provisioning, and the runtime never uses it", function () {
     const board = new SimBoard({ board: "ESPRUINOWIFI" });
     const layout = { slots: [{ addr: 0x08010000, length: 65536 }, { addr: 0x08004000, length: 16384 }], record: { files: ["r0", "r1"], length: 2048 } };
-    assert.throws(() => device(board, "1.0.0", { layout }), /unsafe layout: slot 0 .* not inside a free flash area .*overwrite firmware or Storage/);
+    let err: any;
+    Install.provision(Object.assign(board.ports(), { layout }), "app", (e: any) => { err = e; });
+    assert.equal(err.code, "layout");
+    assert.match(err.message, /unsafe layout: slot 0 .* not inside a free flash area .*overwrite firmware or Storage/);
+    const { err: checkErr, result } = check(board, device(board, "1.0.0", { layout }));
+    assert.equal(result.state, "unprovisioned");
+    assert.equal(checkErr.code, "layout");
+  });
+
+  it("a layout other than the provisioned one is refused by the runtime", function () {
+    const board = ready({ name: "", state: "", error: /x/ });
+    const layout = { slots: [{ addr: 0x10020000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } };
+    const { err, result } = check(board, device(board, "1.0.0", { layout }));
+    assert.equal(result.state, "retry");
+    assert.equal(err.code, "layout");
+    assert.match(err.message, /differs from the provisioned/);
+    assert.ok(board.card.image, "the Notecard keeps its image");
   });
 
   after(function () {
-    add("bad-input cases", CASES.length + 4);
+    add("bad-input cases", CASES.length + 5);
   });
 });

@@ -1,0 +1,19 @@
+// One error shape everywhere: an Error with a stable code (listed in the README), like MCUboot's
+// BOOT_E* values. Callbacks get null or one of these; nothing matches on message text.
+
+export type Code = "io" | "card" | "refused" | "flash" | "layout" | "busy" | "internal";
+
+export interface Fault extends Error {
+  code: Code;
+}
+
+export function fault(code: Code, message: string): Fault {
+  var e = new Error(message) as Fault;
+  e.code = code;
+  return e;
+}
+
+/** The message of anything thrown. */
+export function describe(e: unknown): string {
+  return e && (e as Error).message ? (e as Error).message : String(e);
+}

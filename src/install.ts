@@ -1,0 +1,167 @@
+// NotecardDFUInstall: everything needed once, at provisioning. It checks a layout against the
+// board's flash geometry, stores it as dfu.cfg (what the runtime and the selector read), installs
+// the boot selector as .boot0 and copies the application into slot 0. Erase it from Storage
+// afterwards: the runtime (NotecardDFU) never needs it.
+import { BOARDS } from "notecard-dfu:boards";
+import SELECTOR from "./boot/selector.boot.js";
+import { BootInfo, info } from "./boot/trial";
+import { describe, fault, Fault } from "./errors";
+import { resolvePorts } from "./platform";
+import { FlashPort, Ports } from "./ports";
+import { Config, CONFIG_FILE, Layout, RecordSpec, SlotSpec } from "./slots/config";
+import { append, createRecords, load, RECORD_SIZE } from "./slots/record-store";
+import { begin, createWriter, write, Writer } from "./slots/slot-writer";
+
+export { BOARDS };
+
+export interface InstallOptions extends Partial<Ports> {
+  /** A boards/ profile name (e.g. "PICO"), or give `layout` (and `memoryMapped`) yourself. */
+  board?: string;
+  layout?: Layout;
+  memoryMapped?: boolean;
+  /** Version of the application being provisioned. */
+  version?: string;
+  /** Default dfu.get chunk for the runtime, bytes (default: the board's, else 4096). */
+  chunkSize?: number;
+  /** Trial boots before a revert (default 3). */
+  maxAttempts?: number;
+  /** Trial watchdog, seconds (default 0 = off). */
+  trialWatchdog?: number;
+}
+
+function hex(n: number): string {
+  return "0x" + n.toString(16);
+}
+
+/** Erase pages covering [addr, addr + length), or a problem text. */
+export function pagesOf(flash: FlashPort, addr: number, length: number): number[] | string {
+  var pages: number[] = [], at = addr;
+  while (at < addr + length) {
+    var p = flash.getPage(at);
+    if (!p) return hex(at) + " is outside flash";
+    if (p.addr !== at) return hex(at) + " is not on an erase-page boundary (page starts at " + hex(p.addr) + ")";
+    pages.push(p.addr);
+    at = p.addr + p.length;
+  }
+  if (at !== addr + length) return "region " + hex(addr) + "+" + length + " does not end on an erase-page boundary";
+  return pages;
+}
+
+/** Splits a raw record area into two units of whole pages, as equal as the pages allow. */
+function recordUnits(flash: FlashPort, spec: RecordSpec): number[] | string {
+  var pages = pagesOf(flash, spec.addr as number, spec.length);
+  if (typeof pages === "string") return "record: " + pages;
+  if (pages.length < 2) return "record: needs at least two erase pages, has " + pages.length;
+  return [spec.addr as number, pages[Math.ceil(pages.length / 2)]];
+}
+
+/** "" when the layout is safe, else what is wrong with it. */
+export function checkLayout(layout: Layout, flash: FlashPort): string {
+  if (!layout || !layout.slots || layout.slots.length !== 2 || !layout.record) return "layout needs two slots and a record";
+  var raw: { name: string; addr: number; length: number }[] = [], free = flash.getFree(), i: number;
+  for (i = 0; i < 2; i++) {
+    var s = layout.slots[i];
+    if (!(s.length > 0)) return "slot " + i + ": length must be positive";
+    if (s.file !== undefined) {
+      if (!s.file || s.file.length > 28) return "slot " + i + ": Storage file name must be 1..28 characters";
+      continue;
+    }
+    if (typeof s.addr !== "number") return "slot " + i + ": needs addr or file";
+    var pages = pagesOf(flash, s.addr, s.length);
+    if (typeof pages === "string") return "slot " + i + ": " + pages;
+    raw.push({ name: "slot " + i, addr: s.addr, length: s.length });
+  }
+  var r = layout.record;
+  if (r.files) {
+    if (r.files.length !== 2 || r.files[0] === r.files[1]) return "record: needs two distinct Storage files";
+    if (!(r.length >= 2 * RECORD_SIZE)) return "record: each file needs room for two records (" + 2 * RECORD_SIZE + " bytes)";
+  } else {
+    var units = recordUnits(flash, r);
+    if (typeof units === "string") return units;
+    if (units[1] - units[0] < RECORD_SIZE || (r.addr as number) + r.length - units[1] < RECORD_SIZE) return "record: each unit needs at least " + RECORD_SIZE + " bytes";
+    raw.push({ name: "record", addr: r.addr as number, length: r.length });
+  }
+  if (layout.slots[0].file !== undefined && layout.slots[0].file === layout.slots[1].file) return "slots 0 and 1 use the same Storage file";
+  for (var a = 0; a < raw.length; a++) {
+    for (var b = a + 1; b < raw.length; b++) {
+      if (raw[a].addr < raw[b].addr + raw[b].length && raw[b].addr < raw[a].addr + raw[a].length) return raw[a].name + " overlaps " + raw[b].name;
+    }
+    var inside = false;
+    for (var f = 0; f < free.length; f++) {
+      if (raw[a].addr >= free[f].addr && raw[a].addr + raw[a].length <= free[f].addr + free[f].length) inside = true;
+    }
+    if (!inside) return raw[a].name + " (" + hex(raw[a].addr) + "+" + raw[a].length + ") is not inside a free flash area (Flash.getFree()): it would overwrite firmware or Storage";
+  }
+  return "";
+}
+
+/** The checked layout of `options` in its stored form; throws a layout fault. */
+export function configure(options: InstallOptions, p: Ports): Config {
+  var profile = options.board ? BOARDS[options.board] : undefined;
+  if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
+  var layout = options.layout || (profile && profile.layout);
+  if (!layout) throw fault("layout", "give a board name or a layout");
+  var problem = checkLayout(layout, p.flash);
+  if (problem) throw fault("layout", "unsafe layout: " + problem);
+  var r = layout.record, units = r.files ? undefined : recordUnits(p.flash, r) as number[];
+  return {
+    b: options.board || "",
+    s: layout.slots.map(function (s: SlotSpec) { return s.file !== undefined ? { f: s.file, l: s.length } : { a: s.addr, l: s.length }; }),
+    r: r.files ? { f: r.files, l: r.length } : { a: r.addr, l: r.length },
+    u: units,
+    z: units ? Math.min(units[1] - units[0], (r.addr as number) + r.length - units[1]) : r.length,
+    m: options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped),
+    x: options.maxAttempts || 3,
+    w: options.trialWatchdog || 0,
+    k: options.chunkSize || (profile && profile.chunkSize) || 4096
+  };
+}
+
+/** The boot selector's source for a configuration. */
+export function selectorSource(cfg: Config): string {
+  return SELECTOR.replace("__CONFIG__", JSON.stringify(cfg));
+}
+
+/** Checks the layout, stores it (dfu.cfg) and installs the selector (.boot0); returns the selector. Throws a layout fault. */
+export function installBoot(options: InstallOptions): string {
+  var p = resolvePorts(options), cfg = configure(options, p), json = JSON.stringify(cfg), src = selectorSource(cfg);
+  if (p.storage.read(CONFIG_FILE) !== json) p.storage.write(CONFIG_FILE, json);
+  if (p.storage.read(".boot0") !== src) p.storage.write(".boot0", src);
+  return src;
+}
+
+/**
+ * Copies the application (`code`, default: the Storage file .bootcde) into a slot, records it as
+ * the confirmed image, installs the selector and removes .bootcde. Until .bootcde is gone the
+ * selector stands aside, so a power cut at any step still boots the application. cb(err, info).
+ */
+export function provision(options: InstallOptions, code: string | undefined, cb: (err: Fault | null, info?: BootInfo) => void) {
+  var p: Ports, cfg: Config;
+  try {
+    p = resolvePorts(options);
+    cfg = configure(options, p);
+  } catch (e) {
+    return cb(e as Fault);
+  }
+  var src = code !== undefined ? code : p.storage.read(".bootcde"), version = options.version || "0.0.0";
+  if (src === undefined || !src.length) return cb(fault("layout", "provision: no application (.bootcde is empty and no code was given)"));
+  var rs = createRecords(p, cfg), latest = load(rs), target = latest && latest.a ? 1 - latest.a.s : 0, slot = cfg.s[target];
+  if (src.length > slot.l) return cb(fault("layout", "provision: application (" + src.length + " bytes) is larger than slot " + target + " (" + slot.l + " bytes)"));
+  try { installBoot(options); } catch (e) { return cb(fault("flash", "provision: " + describe(e))); }
+  var w: Writer = createWriter(p), off = 0, text = src;
+  begin(w, slot, text.length, 0, 0);
+  function next(err: Fault | null) {
+    if (err) return cb(fault("flash", "provision: " + err.message));
+    if (off >= text.length) {
+      return append(rs, "provision", { q: 0, s: "confirmed", a: { s: target, l: text.length, c: p.natives.crc32(text), v: version }, p: 1 }, function (e) {
+        if (e) return cb(e);
+        if (p.storage.read(".bootcde") !== undefined) p.storage.erase(".bootcde");
+        cb(null, info(rs, version));
+      });
+    }
+    var n = Math.min(512, text.length - off);
+    off += n;
+    write(w, text, off - n, n, false, next);
+  }
+  next(null);
+}

@@ -1,0 +1,71 @@
+// The layout as provisioning validated and stored it (Storage file "dfu.cfg", the same object the
+// boot selector carries in .boot0). The runtime trusts no other: a layout given to setup() must
+// equal it, so nothing is ever erased by a layout that was not checked against the flash geometry.
+import { fault, Fault } from "../errors";
+import { StoragePort } from "../ports";
+
+/** A slot or the record, as users write it: raw flash {addr, length} or Storage file(s). */
+export interface SlotSpec {
+  addr?: number;
+  file?: string;
+  length: number;
+}
+
+export interface RecordSpec {
+  addr?: number;
+  files?: string[];
+  length: number;
+}
+
+export interface Layout {
+  slots: SlotSpec[];
+  record: RecordSpec;
+}
+
+/** A slot in the stored form: raw address `a` or Storage file `f`, length `l`. */
+export interface Slot {
+  a?: number;
+  f?: string;
+  l: number;
+}
+
+/** dfu.cfg: short keys, because the selector and the runtime both carry them. */
+export interface Config {
+  /** board profile name, or "" */
+  b: string;
+  s: Slot[];
+  /** record: raw area or two files, as given */
+  r: { a?: number; f?: string[]; l: number };
+  /** raw record: the two units' addresses (whole erase pages each) */
+  u?: number[];
+  /** bytes per record unit */
+  z: number;
+  /** raw slots are memory-mapped (E.memoryArea) */
+  m: boolean;
+  /** trial boots before a revert */
+  x: number;
+  /** trial watchdog, seconds (0 = off) */
+  w: number;
+  /** default dfu.get chunk, bytes */
+  k: number;
+}
+
+export var CONFIG_FILE = "dfu.cfg";
+
+/** The stored configuration; null when not provisioned; a layout fault when options disagree with it. */
+export function readConfig(storage: StoragePort, board?: string, layout?: Layout): Config | null | Fault {
+  var text = storage.read(CONFIG_FILE), c: Config;
+  if (text === undefined) return null;
+  try { c = JSON.parse(text); } catch (e) { return fault("layout", CONFIG_FILE + " is damaged: provision again"); }
+  if (board && board !== c.b) return fault("layout", "provisioned for " + (c.b || "a custom layout") + ", not " + board);
+  if (layout && !sameLayout(layout, c)) return fault("layout", "layout differs from the provisioned one");
+  return c;
+}
+
+function sameLayout(l: Layout, c: Config): boolean {
+  for (var i = 0; i < 2; i++) {
+    var s = l.slots && l.slots[i];
+    if (!s || s.addr !== c.s[i].a || s.file !== c.s[i].f || s.length !== c.s[i].l) return false;
+  }
+  return !!l.record && l.record.addr === c.r.a && String(l.record.files) === String(c.r.f) && l.record.length === c.r.l;
+}
