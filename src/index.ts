@@ -1,11 +1,12 @@
 // NotecardDFU runtime: exports.setup(options) -> an object with a few methods, like an Espruino
 // device driver. Provisioning (layout checks, the boot selector, the board table) lives in the
-// separate NotecardDFUInstall module, which can be erased once it has run.
-import { confirm, info } from "./boot/trial";
+// separate NotecardDFUInstall module, which can be erased once it has run. The methods live on a
+// prototype: defined once, whatever the number of instances.
+import { BootInfo, confirm, info } from "./boot/trial";
 import { check, CheckCallback, createEngine, Engine, records } from "./dfu/engine";
 import { fault, Fault } from "./errors";
 import { createClient, request, Response, ResponseCallback } from "./notecard/client";
-import { TransportOptions, TUNED } from "./notecard/i2c-transport";
+import { TransportOptions, tuned } from "./notecard/i2c-transport";
 import { resolvePorts } from "./platform";
 import { Ports } from "./ports";
 import { Config, Layout, readConfig } from "./slots/config";
@@ -44,59 +45,51 @@ function pick<T>(v: T | undefined, d: T): T {
   return v === undefined ? d : v;
 }
 
+/** What setup() returns: the engine behind a few methods. */
+function Dfu(this: { _d: Engine }, d: Engine) {
+  this._d = d;
+}
+
+Dfu.prototype = {
+  /** One full update cycle; cb(err, result), result.state says what happened. */
+  check: function (cb?: CheckCallback) { check(this._d, cb || function () {}); },
+  /** Checks now and then every intervalMs (doubling, up to 8x, after transient failures). */
+  start: function (ms?: number) {
+    var d: Engine = this._d;
+    d._interval = ms || 3600000;
+    // While a check runs, the next one is scheduled when it ends.
+    if (d._timer === null && !d._busy) d._periodic();
+  },
+  stop: function () {
+    var d: Engine = this._d;
+    d._interval = 0;
+    if (d._timer !== null) d._p.timers.clear(d._timer);
+    d._timer = null;
+  },
+  /** Marks a trial image good; cb(err, info). */
+  confirm: function (cb?: (err: Fault | null, info?: BootInfo) => void) { confirm(this._d._p, store(this._d), this._d._o.version, cb || function () {}); },
+  info: function () { return info(store(this._d), this._d._o.version); },
+  /** Sends a request to the Notecard through the module's queue; cb(err, response). */
+  request: function (req: Response, cb: ResponseCallback) { request(this._d._c, req, cb); },
+  command: function (cmd: Response, cb?: (err: Fault | null) => void) { request(this._d._c, cmd, cb || function () {}, 1); }
+};
+
+function store(d: Engine): Records | null {
+  var rs = records(d);
+  return rs && (rs as Fault).code ? null : rs as Records | null;
+}
+
 export function setup(options: SetupOptions) {
   if (!options || !options.i2c) throw fault("layout", "options.i2c is required");
-  var p = resolvePorts(options), board = options.board, layout = options.layout, cfg: Config | null | Fault = null;
-  var given = readConfig(p.storage, board, layout);
-  var chunk = options.chunkSize || (given && (given as Config).k) || 4096;
+  var p = resolvePorts(options), given = readConfig(p.storage, options.board, options.layout), k: string;
+  var chunk = options.chunkSize || (given && (given as Config).k) || 4096, t: any = tuned(), over: any = options.transport || {};
   if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize must be a multiple of 4 in 256..8192");
-  var version = pick(options.version, "0.0.0"), t = {} as any, k: string;
-  for (k in TUNED) t[k] = pick((options.transport || {} as any)[k], (TUNED as any)[k]);
+  for (k in over) if (over[k] !== undefined) t[k] = over[k];
   if (options.address) t.address = options.address;
   // A base64 chunk plus the JSON around it (status MD5, crc) must fit the receive buffer.
-  var client = createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, pick(options.retries, 5), pick(options.retryDelayMs, 500));
-  var timer: unknown = null, interval = 0, backoff = 1;
-  var engine: Engine = createEngine(p, client, createWriter(p), {
-    version: version, chunkSize: chunk, allowDowngrade: !!options.allowDowngrade, verifyMd5: !!options.verifyMd5, md5: options.md5,
+  return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, pick(options.retries, 5), pick(options.retryDelayMs, 500)), createWriter(p), {
+    version: pick(options.version, "0.0.0"), chunkSize: chunk, allowDowngrade: !!options.allowDowngrade, verifyMd5: !!options.verifyMd5, md5: options.md5,
     dfuWaitMs: pick(options.dfuWaitMs, 120000), keepAliveMs: pick(options.keepAliveMs, 600000), chunkRetries: pick(options.chunkRetries, 5),
-    onProgress: options.onProgress, onEvent: options.onEvent
-  }, function () {
-    // Read once provisioned; a damaged or different layout is read again each time, and refused.
-    if (!cfg || (cfg as Fault).code) cfg = readConfig(p.storage, board, layout);
-    return cfg;
-  }, function () {
-    if (interval && timer === null) timer = p.timers.set(periodic, interval * backoff);
-  });
-
-  function periodic() {
-    timer = null;
-    check(engine, function (err, res) {
-      backoff = err && res.state === "retry" ? Math.min(backoff * 2, 8) : 1;
-    });
-  }
-  function store(): Records | null {
-    var rs = records(engine);
-    return rs && (rs as Fault).code ? null : rs as Records | null;
-  }
-
-  return {
-    /** One full update cycle; cb(err, result), result.state says what happened. */
-    check: function (cb?: CheckCallback) { check(engine, cb || function () {}); },
-    /** Checks now and then every intervalMs (doubling, up to 8x, after transient failures). */
-    start: function (ms?: number) {
-      interval = ms || 3600000;
-      // While a check runs, the next one is scheduled when it ends.
-      if (timer === null && !engine._busy) periodic();
-    },
-    stop: function () {
-      interval = 0;
-      if (timer !== null) p.timers.clear(timer);
-      timer = null;
-    },
-    confirm: function (cb?: (err: Fault | null, info?: any) => void) { confirm(p, store(), version, cb || function () {}); },
-    info: function () { return info(store(), version); },
-    /** Sends a request to the Notecard through the module's queue; cb(err, response). */
-    request: function (req: Response, cb: ResponseCallback) { request(client, req, cb); },
-    command: function (cmd: Response, cb?: (err: Fault | null) => void) { request(client, cmd, cb || function () {}, 1); }
-  };
+    onProgress: options.onProgress, onEvent: options.onEvent, board: options.board, layout: options.layout
+  }));
 }

@@ -3,7 +3,9 @@
 // this file prints them to paste.
 import { readdirSync, readFileSync } from "fs";
 import { join } from "path";
-import { TRANSITIONS } from "../src/slots/states";
+import { transitions } from "../src/slots/states";
+
+const TRANSITIONS = transitions();
 
 export function boardsTable(root: string): string {
   const rows = readdirSync(join(root, "boards")).filter((f) => f.endsWith(".json")).sort()

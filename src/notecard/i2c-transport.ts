@@ -1,9 +1,9 @@
 // Serial-over-I2C framing (notecard-protocol.md §2): data writes of <= MTU bytes behind a length
 // byte, read setup [0x00, N] then read [AVAIL, COUNT, data...], polling until a "\n" has arrived
 // and AVAIL is 0; and the resync (a "\n", then drain until only CR/LF comes back, §2.7).
-// A state machine with one timer callback per instance: one bus exchange per event-loop turn, the
-// received bytes gathered into one preallocated buffer with native copies, nothing allocated per
-// exchange but what I2C.readFrom returns.
+// One state machine and one timer callback per instance: one bus exchange per event-loop turn,
+// the received bytes gathered into one preallocated buffer with native copies, nothing allocated
+// per exchange but what I2C.readFrom returns. Few functions, because on Espruino each costs RAM.
 import { describe, fault, Fault } from "../errors";
 import { Ports } from "../ports";
 
@@ -38,12 +38,15 @@ export interface TransportOptions {
 }
 
 /** Tuned default: stays inside the card's documented rules, without note-c's safety margins. */
-export var TUNED: TransportOptions = {
-  address: 0x17, mtu: 253, gapMs: 1, chunkDelayMs: 0, segmentBytes: 250, segmentPauseMs: 250,
-  readDelayMs: 0, pollMs: 25, readGapMs: 0, responseTimeoutMs: 30000, gapTimeoutMs: 1000,
-  nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10
-};
+export function tuned(): TransportOptions {
+  return {
+    address: 0x17, mtu: 253, gapMs: 1, chunkDelayMs: 0, segmentBytes: 250, segmentPauseMs: 250,
+    readDelayMs: 0, pollMs: 25, readGapMs: 0, responseTimeoutMs: 30000, gapTimeoutMs: 1000,
+    nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10
+  };
+}
 
+/** States; reading ones from Poll on, resync ones from Newline on. */
 const enum St { Write, Sent, Listen, Poll, More, Newline, Drain, DrainMore }
 
 export interface Transport {
@@ -70,173 +73,138 @@ export interface Transport {
   _expect: number;
   _tries: number;
   _errs: number;
+  /** Resync drain: any bytes seen, bytes other than CR/LF seen. */
   _any: boolean;
   _other: boolean;
   _tick: () => void;
-  /** Called once per transact/send/resync with null (line in _rx) or the failure. */
+  /** Called once per transact/resync with null (line in _rx) or the failure. */
   _done: (err: Fault | null) => void;
 }
 
 export function createTransport(p: Ports, o: TransportOptions, rxBytes: number, done: (err: Fault | null) => void): Transport {
   if (!(o.mtu >= 1 && o.mtu <= 253)) throw fault("layout", "mtu must be 1..253");
-  var t = {
-    _p: p, _o: o, _tx: new Uint8Array(o.mtu + 1), _rx: new Uint8Array(rxBytes + 2), _hdr: new Uint8Array(2),
-    _st: St.Write, _out: "", _off: 0, _seg: 0, _cmd: false, _len: 0, _polls: 0, _t0: 0, _last: 0, _more: 0,
-    _split: false, _expect: 0, _tries: 0, _errs: 0, _any: false, _other: false, _done: done
-  } as Transport;
+  var t = { _p: p, _o: o, _tx: new Uint8Array(o.mtu + 1), _rx: new Uint8Array(rxBytes + 2), _hdr: new Uint8Array(2), _expect: 0, _done: done } as any as Transport;
   t._tick = function () { step(t); };
   return t;
 }
 
-/** Sends `line` (ending "\n"; "" = only read, e.g. after a heartbeat); reads one line unless `cmd`. */
-export function transact(t: Transport, line: string, cmd: boolean) {
+/** Sends `line` (ending "\n"; "" = only read, e.g. after a heartbeat) and reads one line, unless `cmd`; or, with resync, resynchronises. */
+export function transact(t: Transport, line: string, cmd: boolean, resync?: boolean) {
   t._out = line;
-  t._off = t._seg = 0;
+  t._off = t._seg = t._tries = 0;
   t._cmd = cmd;
-  t._st = line ? St.Write : St.Listen;
-  step(t);
-}
-
-export function resync(t: Transport) {
-  t._tries = 0;
-  t._st = St.Newline;
-  later(t, t._o.resetSettleMs);
-}
-
-function later(t: Transport, ms: number) {
-  t._p.timers.set(t._tick, ms);
-}
-
-/** One read exchange for `want` bytes: [AVAIL, COUNT, data], or null when its read is due later. */
-function read(t: Transport, want: number): Uint8Array | null {
-  var o = t._o, r;
-  if (!t._split) {
-    t._hdr[0] = 0;
-    t._hdr[1] = want;
-    t._p.i2c.writeTo(o.address, t._hdr);
-    if (o.readDelayMs > 0) {
-      t._split = true;
-      later(t, o.readDelayMs);
-      return null;
-    }
-  }
-  t._split = false;
-  r = t._p.i2c.readFrom(o.address, want + 2);
-  if (!r || r.length !== want + 2) throw Error("unexpected raw byte count");
-  if (r[1] !== want) throw Error("unexpected protocol byte count");
-  if (r[0] > 253) throw Error("unexpected available byte count");
-  return r;
+  t._st = resync ? St.Newline : line ? St.Write : St.Listen;
+  if (resync) t._p.timers.set(t._tick, t._o.resetSettleMs);
+  else step(t);
 }
 
 function step(t: Transport) {
-  var o = t._o, st = t._st, r: Uint8Array | null;
+  var o = t._o, p = t._p, st = t._st, rx = t._rx, now = p.clock(), wait = 0, r: Uint8Array, n: number, i: number;
   if (st === St.Sent) return t._done(null);
   // Only the bus calls are guarded: what the callbacks throw is theirs.
   try {
-    if (st === St.Write) return write(t);
+    if (st === St.Write) {
+      n = Math.min(o.mtu, t._out.length - t._off);
+      wait = o.gapMs + o.chunkDelayMs;
+      t._tx[0] = n;
+      p.natives.put(t._tx, t._out.substr(t._off, n), 1);
+      p.i2c.writeTo(o.address, n === o.mtu ? t._tx : t._tx.subarray(0, n + 1));
+      t._off += n;
+      t._seg += n;
+      if (t._seg >= o.segmentBytes) {
+        t._seg = 0;
+        wait += o.segmentPauseMs;
+      }
+      // A command is done once sent and the gap has passed.
+      if (t._off >= t._out.length) t._st = t._cmd ? St.Sent : St.Listen;
+      return void p.timers.set(t._tick, wait);
+    }
     if (st === St.Newline) {
       t._hdr[0] = 1;
       t._hdr[1] = 10;
-      t._p.i2c.writeTo(o.address, t._hdr);
+      p.i2c.writeTo(o.address, t._hdr);
       t._st = St.Drain;
-      t._t0 = t._p.clock() + o.resetSettleMs;
+      t._t0 = now + o.resetSettleMs;
       t._any = t._other = false;
       t._errs = 0;
-      return later(t, o.resetSettleMs);
+      return void p.timers.set(t._tick, o.resetSettleMs);
     }
     if (st === St.Listen) {
       t._len = t._polls = 0;
-      t._t0 = t._last = t._p.clock();
-      t._st = St.Poll;
-      if (t._expect >= 1) return later(t, t._expect);
+      t._t0 = t._last = now;
+      st = t._st = St.Poll;
+      if (t._expect >= 1) return void p.timers.set(t._tick, t._expect);
     }
-    r = read(t, st === St.More || st === St.DrainMore ? t._more : 0);
+    n = st === St.More || st === St.DrainMore ? t._more : 0;
+    if (!t._split) {
+      t._hdr[0] = 0;
+      t._hdr[1] = n;
+      p.i2c.writeTo(o.address, t._hdr);
+      if (o.readDelayMs > 0) {
+        t._split = true;
+        return void p.timers.set(t._tick, o.readDelayMs);
+      }
+    }
+    t._split = false;
+    r = p.i2c.readFrom(o.address, n + 2);
+    if (!r || r.length !== n + 2) throw Error("unexpected raw byte count");
+    if (r[1] !== n) throw Error("unexpected protocol byte count");
+    if (r[0] > 253) throw Error("unexpected available byte count");
   } catch (e) {
-    if (t._st >= St.Newline) return retrySync(t, e);
-    return t._done(fault("io", "i2c: " + describe(e)));
+    if (st < St.Newline) return t._done(fault("io", "i2c: " + describe(e)));
+    // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
+    if (st >= St.Drain && ++t._errs <= 3) {
+      t._st = St.Drain;
+      return void p.timers.set(t._tick, o.pollMs);
+    }
+    return retrySync(t, o.nackBackoffMs);
   }
-  if (!r) return;
-  if (t._st >= St.Drain) return drained(t, r);
-  received(t, r);
-}
-
-function write(t: Transport) {
-  var o = t._o, n = Math.min(o.mtu, t._out.length - t._off), wait = o.gapMs + o.chunkDelayMs;
-  t._tx[0] = n;
-  t._p.natives.put(t._tx, t._out.substr(t._off, n), 1);
-  t._p.i2c.writeTo(o.address, n === o.mtu ? t._tx : t._tx.subarray(0, n + 1));
-  t._off += n;
-  t._seg += n;
-  if (t._seg >= o.segmentBytes) {
-    t._seg = 0;
-    wait += o.segmentPauseMs;
+  var avail = r[0], len = t._len;
+  if (st >= St.Drain) {
+    // Resync drain: only CR/LF for drainMs means the card is in step with us.
+    for (i = 2; i < n + 2; i++) {
+      t._any = true;
+      if (r[i] !== 10 && r[i] !== 13) {
+        t._other = true;
+        t._t0 = now;
+      }
+    }
+    t._more = Math.min(avail, o.mtu, 128);
+    t._st = avail ? St.DrainMore : St.Drain;
+    if (avail || now - t._t0 < o.drainMs) return void p.timers.set(t._tick, avail ? 0 : 20);
+    if (t._any && !t._other) return t._done(null);
+    return retrySync(t, 0);
   }
-  if (t._off >= t._out.length) {
-    // A command is done once sent and the gap has passed.
-    t._st = t._cmd ? St.Sent : St.Listen;
-  }
-  later(t, wait);
-}
-
-function received(t: Transport, r: Uint8Array) {
-  var o = t._o, rx = t._rx, want = r[1], avail = r[0], now = t._p.clock(), len = t._len;
-  if (t._st === St.Poll && ++t._polls && avail > 0 && !len) {
+  if (st === St.Poll && ++t._polls && avail > 0 && !len) {
     // Hit on the first query: try a little sooner next time; missed: the answer came within the
     // last poll interval.
     t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o.pollMs / 2);
   }
-  if (want > 0) {
-    if (len + want > rx.length - 2) return t._done(fault("io", "response larger than " + (rx.length - 2) + " bytes"));
+  if (n > 0) {
+    if (len + n > rx.length - 2) return t._done(fault("io", "response larger than " + (rx.length - 2) + " bytes"));
     // The read's two header bytes land on the two before the data and are put back: no copy.
     var a = rx[len], b = rx[len + 1];
     rx.set(r, len);
     rx[len] = a;
     rx[len + 1] = b;
-    t._len = len += want;
+    t._len = len += n;
     t._last = now;
   }
   if (avail > 0) {
     t._more = Math.min(avail, o.mtu);
     t._st = St.More;
-    return later(t, o.readGapMs);
+    return void p.timers.set(t._tick, o.readGapMs);
   }
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
   if (len && rx[len + 1] === 10) return t._done(null);
   if (len > 0 && now - t._last > o.gapTimeoutMs) return t._done(fault("io", "timeout: transaction incomplete"));
   if (!len && now - t._t0 > o.responseTimeoutMs) return t._done(fault("io", "timeout: no response from Notecard"));
   t._st = St.Poll;
-  later(t, o.pollMs);
+  p.timers.set(t._tick, o.pollMs);
 }
 
-/** Resync drain: only CR/LF for drainMs means the card is in step with us. */
-function drained(t: Transport, r: Uint8Array) {
-  var o = t._o, avail = r[0], n = r[1], now = t._p.clock();
-  for (var i = 2; i < n + 2; i++) {
-    t._any = true;
-    if (r[i] !== 10 && r[i] !== 13) {
-      t._other = true;
-      t._t0 = now;
-    }
-  }
-  if (avail > 0) {
-    t._more = Math.min(avail, o.mtu, 128);
-    t._st = St.DrainMore;
-    return later(t, 0);
-  }
-  t._st = St.Drain;
-  if (now - t._t0 < o.drainMs) return later(t, 20);
-  if (t._any && !t._other) return t._done(null);
-  retrySync(t, 0);
-}
-
-/** A bus error while draining only costs a pause; a card that keeps failing costs the attempt. */
-function retrySync(t: Transport, e: unknown) {
-  var o = t._o;
-  if (e && t._st >= St.Drain && ++t._errs <= 3) {
-    t._st = St.Drain;
-    return later(t, o.pollMs);
-  }
-  if (++t._tries >= o.resyncAttempts) return t._done(fault("io", "failed to reset Notecard interface"));
+function retrySync(t: Transport, wait: number) {
+  if (++t._tries >= t._o.resyncAttempts) return t._done(fault("io", "failed to reset Notecard interface"));
   t._st = St.Newline;
-  later(t, e ? o.nackBackoffMs : 0);
+  t._p.timers.set(t._tick, wait);
 }

@@ -6,14 +6,13 @@
 // Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…]. Only the
 // words holding data are programmed; the tail stays erased, and no word is programmed twice.
 import { describe, fault, Fault } from "../errors";
-import { Data, Ports } from "../ports";
+import { Ports } from "../ports";
 import { Config } from "./config";
-import { Event, nextState, State } from "./states";
+import { Event, State, transitions } from "./states";
 
 export var RECORD_SIZE = 512;
 /** Longest version and reason text kept in a record. */
 var TEXT_MAX = 48;
-var USED = /[^\xff]/;
 
 export interface ImageRef {
   /** slot index */
@@ -58,7 +57,7 @@ export interface Records {
   _latest: BootRecord | null;
   _unit: number;
   _free: number[];
-  /** the append under way: bytes, unit, record index, next raw address to erase */
+  /** the append under way: bytes, unit, record index, next raw address to erase (-1: none) */
   _bytes: Uint8Array;
   _to: number;
   _at: number;
@@ -74,40 +73,25 @@ export function createRecords(p: Ports, c: Config): Records {
   return rs;
 }
 
-function readSlot(rs: Records, u: number, i: number): string {
-  var p = rs._p, c = rs._c, off = i * RECORD_SIZE;
-  if (c.u) return p.natives.text(p.flash.read(RECORD_SIZE, c.u[u] + off));
-  var s = p.storage.read((c.r.f as string[])[u], off, RECORD_SIZE);
-  return s === undefined ? "" : s;
-}
-
-/** Decodes one record slot: the record, "free" (all 0xFF), or null (torn or garbage). */
-function decode(rs: Records, s: string): BootRecord | "free" | null {
-  if (!USED.test(s)) return "free";
-  var len = s.charCodeAt(4) | (s.charCodeAt(5) << 8);
-  if (len > RECORD_SIZE - 6) return null;
-  var crc = (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
-  if (rs._p.natives.crc32(s.substr(4, len + 2)) !== crc) return null;
-  try {
-    var r = JSON.parse(s.substr(6, len));
-    return r && typeof r.q === "number" && typeof r.s === "string" ? r : null;
-  } catch (e) {
-    return null;
-  }
-}
-
 /** Scans both units (reads only) and returns the latest valid record, or null. */
 export function load(rs: Records): BootRecord | null {
+  var p = rs._p, c = rs._c, u: number, i: number, s: string | undefined, n: number, r: BootRecord | null;
   rs._latest = null;
-  for (var u = 0; u < 2; u++) {
+  for (u = 0; u < 2; u++) {
     rs._free[u] = rs._n;
-    for (var i = 0; i < rs._n; i++) {
-      var r = decode(rs, readSlot(rs, u, i));
-      if (r === "free") {
+    for (i = 0; i < rs._n; i++) {
+      s = c.u ? p.natives.text(p.flash.read(RECORD_SIZE, c.u[u] + i * RECORD_SIZE)) : p.storage.read((c.r.f as string[])[u], i * RECORD_SIZE, RECORD_SIZE);
+      // All 0xFF: the first free record slot. Else: [CRC-32][length][JSON], or torn or garbage.
+      if (!s || !/[^\xff]/.test(s)) {
         rs._free[u] = i;
         break;
       }
-      if (r && (!rs._latest || r.q > rs._latest.q)) {
+      n = s.charCodeAt(4) | (s.charCodeAt(5) << 8);
+      r = null;
+      if (n <= RECORD_SIZE - 6 && p.natives.crc32(s.substr(4, n + 2)) === (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0) {
+        try { r = JSON.parse(s.substr(6, n)); } catch (e) { /* damaged */ }
+      }
+      if (r && typeof r.q === "number" && typeof r.s === "string" && (!rs._latest || r.q > rs._latest.q)) {
         rs._latest = r;
         rs._unit = u;
       }
@@ -116,28 +100,24 @@ export function load(rs: Records): BootRecord | null {
   return rs._latest;
 }
 
-function clip(v: ImageRef | undefined) {
-  if (v) v.v = String(v.v).substr(0, TEXT_MAX);
-}
-
 /** Appends the record for `event` from the latest state; cb(err) after the last flash operation. */
 export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fault | null) => void) {
-  var p = rs._p, from = rs._latest ? rs._latest.s : null, to = nextState(from, event);
-  if (!to) return cb(fault("internal", "boot record: no transition from " + (from || "none") + " on " + event));
+  var p = rs._p, from = rs._latest ? rs._latest.s : "none", to = (transitions()[from] as any)[event], i: number;
+  if (!to) return cb(fault("internal", "boot record: no transition from " + from + " on " + event));
   rec.s = to;
   rec.q = rs._latest ? rs._latest.q + 1 : 1;
-  clip(rec.a);
-  clip(rec.b);
-  clip(rec.c);
+  for (i = 0; i < 3; i++) {
+    var v = [rec.a, rec.b, rec.c][i];
+    if (v) v.v = String(v.v).substr(0, TEXT_MAX);
+  }
   if (rec.r) rec.r = rec.r.substr(0, TEXT_MAX);
-  var json = JSON.stringify(rec), n = json.length;
+  var json = JSON.stringify(rec), n = json.length, out = new Uint8Array((n + 9) & ~3), crc: number;
   if (n > RECORD_SIZE - 6) return cb(fault("internal", "boot record too long"));
-  var out = new Uint8Array((n + 9) & ~3);
   out.fill(0xff);
   p.natives.put(out, json, 6);
   out[4] = n & 0xff;
   out[5] = n >> 8;
-  var crc = p.natives.crc32(out.subarray(4, 6 + n));
+  crc = p.natives.crc32(out.subarray(4, 6 + n));
   out[0] = crc & 0xff;
   out[1] = (crc >>> 8) & 0xff;
   out[2] = (crc >>> 16) & 0xff;
@@ -159,21 +139,22 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
 
 /** One erase page (or the file) per turn, then the record. */
 function appendStep(rs: Records) {
-  var p = rs._p, c = rs._c, u = rs._to;
+  var p = rs._p, c = rs._c, u = rs._to, pg: { addr: number; length: number };
   try {
     if (rs._erase >= 0) {
-      if (!c.u) {
-        p.storage.erase((c.r.f as string[])[u]);
-        rs._erase = -1;
-      } else {
-        var pg = p.flash.getPage(rs._erase) as { addr: number; length: number };
+      if (c.u) {
+        pg = p.flash.getPage(rs._erase) as { addr: number; length: number };
         p.flash.erasePage(pg.addr);
         rs._erase = pg.addr + pg.length < c.u[u] + c.z ? pg.addr + pg.length : -1;
+      } else {
+        p.storage.erase((c.r.f as string[])[u]);
+        rs._erase = -1;
       }
       rs._free[u] = 0;
-      return p.timers.set(rs._tick, 0);
+      return void p.timers.set(rs._tick, 0);
     }
-    write(rs, u, rs._at * RECORD_SIZE, rs._bytes);
+    if (c.u) p.flash.write(rs._bytes, c.u[u] + rs._at * RECORD_SIZE);
+    else p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
   } catch (e) {
     return rs._cb(fault("flash", "boot record: " + describe(e)));
   }
@@ -181,10 +162,4 @@ function appendStep(rs: Records) {
   rs._unit = u;
   rs._free[u] = rs._at + 1;
   rs._cb(null);
-}
-
-function write(rs: Records, u: number, off: number, data: Data) {
-  var c = rs._c;
-  if (c.u) rs._p.flash.write(data, c.u[u] + off);
-  else rs._p.storage.write((c.r.f as string[])[u], data, off, c.z);
 }

@@ -2,12 +2,11 @@
 // turn, read every write back and compare CRC-32s, and keep the running CRC-32 of the image with
 // one native pass per chunk. Data is written from where it lies (the decoded chunk), through views:
 // no copy. Slots are raw flash ({a, l}: pages from Flash.getPage as they come) or a Storage file.
+// Also scans a slot's CRC-32 (resume check), one piece per turn.
 import { crcPrefix } from "../dfu/crc32";
 import { describe, fault, Fault } from "../errors";
 import { Data, Ports } from "../ports";
 import { Slot } from "./config";
-
-var USED = /[^\xff]/;
 
 export interface Writer {
   _p: Ports;
@@ -25,13 +24,15 @@ export interface Writer {
   _resumed: boolean;
   /** set when a file slot holds other data past the journaled offset: the copy must start again */
   _dirty: boolean;
+  /** the write under way: data[_off ..] goes to slot [_at, _at + _n); _piece is the next offset */
   _data: Data;
   _off: number;
   _at: number;
   _n: number;
   _piece: number;
+  /** data[_off - 6, _off) is the CRC prefix: the running CRC moves on */
   _pre: boolean;
-  /** scanning instead of writing: buffer for prefix ‖ piece, and the end */
+  /** scanning instead of writing: prefix ‖ piece buffer, and the end */
   _buf: Uint8Array | null;
   _upto: number;
   _tail: Uint8Array;
@@ -40,8 +41,8 @@ export interface Writer {
 }
 
 export function createWriter(p: Ports): Writer {
-  var w = { _p: p, _tail: new Uint8Array(4) } as any as Writer;
-  w._tick = function () { w._buf ? scanStep(w) : step(w); };
+  var w = { _p: p, _tail: new Uint8Array(4), _buf: null } as any as Writer;
+  w._tick = function () { step(w); };
   return w;
 }
 
@@ -58,16 +59,22 @@ export function begin(w: Writer, slot: Slot, total: number, at: number, crc: num
 /**
  * Writes data[off .. off + n) at the current offset; cb(err) once it is on flash and verified.
  * With `pre`, data[off - 6 .. off) is the CRC prefix of the bytes before (src/dfu/crc32.ts), and
- * the running CRC and the resume point move on.
+ * the running CRC and the resume point move on. With `upto` instead, cb(err, crc) gets the CRC-32
+ * of slot[0 .. upto), read in pieces of n bytes.
  */
-export function write(w: Writer, data: Data, off: number, n: number, pre: boolean, cb: (err: Fault | null) => void) {
+export function write(w: Writer, data: Data, off: number, n: number, pre: boolean, cb: (err: Fault | null, crc?: number) => void, upto?: number) {
   w._data = data;
   w._off = off;
   w._n = n;
   w._pre = pre;
-  w._at = w._piece = w._pos;
-  w._buf = null;
+  w._at = w._piece = upto ? 0 : w._pos;
   w._cb = cb;
+  w._buf = null;
+  if (upto) {
+    w._upto = upto;
+    w._crc = 0;
+    w._buf = new Uint8Array(n + 6);
+  }
   step(w);
 }
 
@@ -75,105 +82,93 @@ export function readSlot(p: Ports, s: Slot, off: number, n: number): Data {
   return s.f === undefined ? p.flash.read(n, (s.a as number) + off) : p.storage.read(s.f, off, n) || "";
 }
 
-/** Start and end of the raw page that holds slot offset `off`, as slot offsets. */
-function page(w: Writer, off: number, end: number): number {
+/** The start (or, with `end`, the end) of the raw page that holds slot offset `off`, as a slot offset. */
+function page(w: Writer, off: number, end?: boolean): number {
   var a = w._slot.a as number, pg = w._p.flash.getPage(a + off) as { addr: number; length: number };
   return pg.addr - a + (end ? pg.length : 0);
 }
 
 function step(w: Writer) {
-  var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n;
+  var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n, raw = s.f === undefined, data = w._data as string, back: Data;
+  var from = w._piece, stop: number, src: number, n: number, n4: number, have: string, buf = w._buf;
+  if (buf) {
+    if (w._at >= w._upto) {
+      w._buf = null;
+      return w._cb(null, w._crc);
+    }
+    n = Math.min(buf.length - 6, w._upto - w._at);
+    back = readSlot(p, s, w._at, n);
+    if (back.length !== n) {
+      w._buf = null;
+      return w._cb(fault("flash", "slot read failed at " + w._at));
+    }
+    nat.put(buf, crcPrefix(w._crc), 0);
+    nat.put(buf, back, 6);
+    w._crc = nat.crc32(buf.subarray(0, n + 6));
+    w._at += n;
+    return void p.timers.set(w._tick, 0);
+  }
   try {
-    if (s.f === undefined ? w._erased < end : !w._erased) {
+    if (raw ? w._erased < end : !w._erased) {
       // Erase ahead: the next page, or the old file before the first write of a new one.
-      if (s.f === undefined) {
+      if (raw) {
         p.flash.erasePage((s.a as number) + w._erased);
-        w._erased = page(w, w._erased, 1);
+        w._erased = page(w, w._erased, true);
       } else {
-        p.storage.erase(s.f);
+        p.storage.erase(s.f as string);
         w._erased = w._total;
       }
-      return p.timers.set(w._tick, 0);
+      return void p.timers.set(w._tick, 0);
     }
-    if (w._piece < end) {
-      var stop = s.f === undefined ? Math.min(end, page(w, w._piece, 1)) : end;
-      put(w, w._piece, stop);
+    if (from < end) {
+      // Up to one page per turn: whole words, the last one padded with 0xFF.
+      stop = raw ? Math.min(end, page(w, from, true)) : end;
+      src = w._off + from - w._at;
+      n = stop - from;
+      n4 = n & ~3;
       w._piece = stop;
-      return p.timers.set(w._tick, 0);
+      if (!raw && w._resumed) {
+        // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled
+        // offset may already be there. Identical ones are kept; anything else needs a new file.
+        have = p.storage.read(s.f as string, from, n) || "";
+        if (have === nat.text(nat.view(data, src, n))) return void p.timers.set(w._tick, 0);
+        if (/[^\xff]/.test(have)) {
+          w._dirty = true;
+          return void p.timers.set(w._tick, 0);
+        }
+      }
+      if (n4) program(w, from, nat.view(data, src, n4));
+      if (n > n4) {
+        w._tail.fill(0xff);
+        nat.put(w._tail, nat.view(data, src + n4, n - n4), 0);
+        program(w, from + n4, w._tail);
+      }
+      return void p.timers.set(w._tick, 0);
     }
   } catch (e) {
     return w._cb(fault("flash", describe(e)));
   }
   if (w._dirty) return w._cb(fault("flash", "slot holds other data past the journaled offset"));
-  var back = readSlot(p, s, w._at, w._n);
-  if (back.length !== w._n || nat.crc32(back) !== nat.crc32(nat.view(w._data as string, w._off, w._n))) {
+  back = readSlot(p, s, w._at, w._n);
+  if (back.length !== w._n || nat.crc32(back) !== nat.crc32(nat.view(data, w._off, w._n))) {
     return w._cb(fault("flash", "flash read-back mismatch at offset " + w._at));
   }
   w._resumed = false;
   w._pos = end;
   if (w._pre) {
-    var crc = nat.crc32(nat.view(w._data as string, w._off - 6, w._n + 6));
-    var boundary = end >= w._total || s.f !== undefined ? end : page(w, end, 0);
+    var crc = nat.crc32(nat.view(data, w._off - 6, w._n + 6)), boundary = end >= w._total || !raw ? end : page(w, end);
     if (boundary > w._committed) {
-      w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(w._data as string, w._off - 6, boundary - w._at + 6));
+      w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(data, w._off - 6, boundary - w._at + 6));
       w._committed = boundary;
     }
     w._crc = crc;
   }
+  w._data = "";
   w._cb(null);
-}
-
-/** Programs slot bytes [from, to): whole words, the last one padded with 0xFF. */
-function put(w: Writer, from: number, to: number) {
-  var p = w._p, s = w._slot, nat = p.natives, src = w._off + from - w._at, n = to - from, n4 = n & ~3;
-  if (s.f !== undefined && w._resumed) {
-    // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled offset
-    // may already be there. Identical ones are kept; anything else needs a new file.
-    var have = p.storage.read(s.f, from, n) || "";
-    if (have === nat.text(nat.view(w._data as string, src, n))) return;
-    if (USED.test(have)) {
-      w._dirty = true;
-      return;
-    }
-  }
-  if (n4) program(w, from, nat.view(w._data as string, src, n4));
-  if (n > n4) {
-    w._tail.fill(0xff);
-    nat.put(w._tail, nat.view(w._data as string, src + n4, n - n4), 0);
-    program(w, from + n4, w._tail);
-  }
 }
 
 function program(w: Writer, off: number, data: Uint8Array) {
   var p = w._p, s = w._slot;
   if (s.f === undefined) p.flash.write(data, (s.a as number) + off);
   else if (!p.storage.write(s.f, data, off, (w._total + 3) & ~3)) throw Error("Storage.write failed");
-}
-
-/** CRC-32 of slot[0 .. upto), one piece of `k` bytes per turn; cb(err, crc). */
-export function scan(w: Writer, slot: Slot, upto: number, k: number, cb: (err: Fault | null, crc?: number) => void) {
-  w._slot = slot;
-  w._upto = upto;
-  w._at = w._crc = 0;
-  w._buf = new Uint8Array(k + 6);
-  w._cb = cb;
-  scanStep(w);
-}
-
-function scanStep(w: Writer) {
-  var p = w._p, nat = p.natives, buf = w._buf as Uint8Array;
-  if (w._at >= w._upto) {
-    w._buf = null;
-    return w._cb(null, w._crc);
-  }
-  var n = Math.min(buf.length - 6, w._upto - w._at), back = readSlot(p, w._slot, w._at, n);
-  if (back.length !== n) {
-    w._buf = null;
-    return w._cb(fault("flash", "slot read failed at " + w._at));
-  }
-  nat.put(buf, crcPrefix(w._crc), 0);
-  nat.put(buf, back, 6);
-  w._crc = nat.crc32(buf.subarray(0, n + 6));
-  w._at += n;
-  p.timers.set(w._tick, 0);
 }

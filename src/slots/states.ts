@@ -1,22 +1,21 @@
 // The boot record's state machine as an explicit table (like MCUboot's swap tables). Each record
 // is the whole boot state after one transition; the latest valid record wins. The selector
-// (src/boot/selector.ts) performs the boot-time rows; the module performs the rest.
+// (src/boot/selector.boot.js) performs the boot-time rows; the module performs the rest.
 
 export type State = "confirmed" | "progress" | "pending" | "trial" | "reverted";
 export type Event = "provision" | "progress" | "verified" | "abandon" | "boot" | "expire" | "bad" | "confirm" | "reported";
 
-/** From state (or "none": no valid record) -> event -> next state. Anything missing is refused. */
-export var TRANSITIONS: { [from: string]: { [event: string]: State } } = {
-  none: { provision: "confirmed" },
-  confirmed: { provision: "confirmed", progress: "progress", reported: "confirmed" },
-  reverted: { provision: "confirmed", progress: "progress", reported: "reverted" },
-  progress: { provision: "confirmed", progress: "progress", verified: "pending", abandon: "confirmed" },
-  pending: { boot: "trial", bad: "reverted" },
-  trial: { boot: "trial", expire: "reverted", bad: "reverted", confirm: "confirmed" }
-};
-
-/** The next state, or undefined when the table has no such row. */
-export function nextState(from: State | null, event: Event): State | undefined {
-  var row = TRANSITIONS[from || "none"];
-  return row ? row[event] : undefined;
+/**
+ * From state (or "none": no valid record) -> event -> next state. Anything missing is refused.
+ * A function, so that the table lives in the code (flash) and only exists in RAM while it is read.
+ */
+export function transitions(): { [from: string]: { [event: string]: State } } {
+  return {
+    none: { provision: "confirmed" },
+    confirmed: { provision: "confirmed", progress: "progress", reported: "confirmed" },
+    reverted: { provision: "confirmed", progress: "progress", reported: "reverted" },
+    progress: { provision: "confirmed", progress: "progress", verified: "pending", abandon: "confirmed" },
+    pending: { boot: "trial", bad: "reverted" },
+    trial: { boot: "trial", expire: "reverted", bad: "reverted", confirm: "confirmed" }
+  };
 }
