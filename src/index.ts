@@ -6,12 +6,11 @@ import { BootInfo, confirm, info } from "./boot/trial";
 import { check, CheckCallback, createEngine, Engine, records } from "./dfu/engine";
 import { fault, Fault } from "./errors";
 import { createClient, request, Response, ResponseCallback } from "./notecard/client";
-import { TransportOptions, tuned } from "./notecard/i2c-transport";
+import { TransportOptions, transportOptions } from "./notecard/i2c-transport";
 import { resolvePorts } from "./platform";
 import { Ports } from "./ports";
 import { Config, Layout, readConfig } from "./slots/config";
 import { Records } from "./slots/record-store";
-import { createWriter } from "./slots/slot-writer";
 
 export var VERSION = "0.2.0";
 
@@ -67,8 +66,8 @@ Dfu.prototype = {
     d._timer = null;
   },
   /** Marks a trial image good; cb(err, info). */
-  confirm: function (cb?: (err: Fault | null, info?: BootInfo) => void) { confirm(this._d._p, store(this._d), this._d._o.version, cb || function () {}); },
-  info: function () { return info(store(this._d), this._d._o.version); },
+  confirm: function (cb?: (err: Fault | null, info?: BootInfo) => void) { confirm(this._d._p, store(this._d), this._d._o._version, cb || function () {}); },
+  info: function () { return info(store(this._d), this._d._o._version); },
   /** Sends a request to the Notecard through the module's queue; cb(err, response). */
   request: function (req: Response, cb: ResponseCallback) { request(this._d._c, req, cb); },
   command: function (cmd: Response, cb?: (err: Fault | null) => void) { request(this._d._c, cmd, cb || function () {}, 1); }
@@ -81,15 +80,14 @@ function store(d: Engine): Records | null {
 
 export function setup(options: SetupOptions) {
   if (!options || !options.i2c) throw fault("layout", "options.i2c is required");
-  var p = resolvePorts(options), given = readConfig(p.storage, options.board, options.layout), k: string;
-  var chunk = options.chunkSize || (given && (given as Config).k) || 4096, t: any = tuned(), over: any = options.transport || {};
+  var p = resolvePorts(options), given = readConfig(p.storage, options.board, options.layout);
+  var chunk = options.chunkSize || (given && (given as Config).k) || 4096, t = transportOptions(options.transport);
   if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize must be a multiple of 4 in 256..8192");
-  for (k in over) if (over[k] !== undefined) t[k] = over[k];
-  if (options.address) t.address = options.address;
+  if (options.address) t[0] = options.address;
   // A base64 chunk plus the JSON around it (status MD5, crc) must fit the receive buffer.
-  return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, pick(options.retries, 5), pick(options.retryDelayMs, 500)), createWriter(p), {
-    version: pick(options.version, "0.0.0"), chunkSize: chunk, allowDowngrade: !!options.allowDowngrade, verifyMd5: !!options.verifyMd5, md5: options.md5,
-    dfuWaitMs: pick(options.dfuWaitMs, 120000), keepAliveMs: pick(options.keepAliveMs, 600000), chunkRetries: pick(options.chunkRetries, 5),
-    onProgress: options.onProgress, onEvent: options.onEvent, board: options.board, layout: options.layout
+  return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, pick(options.retries, 5), pick(options.retryDelayMs, 500)), {
+    _version: pick(options.version, "0.0.0"), _chunk: chunk, _downgrade: !!options.allowDowngrade, _verifyMd5: !!options.verifyMd5, _md5: options.md5,
+    _dfuWait: pick(options.dfuWaitMs, 120000), _keepAlive: pick(options.keepAliveMs, 600000), _chunkRetries: pick(options.chunkRetries, 5),
+    _onProgress: options.onProgress, _onEvent: options.onEvent, _board: options.board, _layout: options.layout
   }));
 }

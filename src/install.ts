@@ -9,8 +9,8 @@ import { describe, fault, Fault } from "./errors";
 import { resolvePorts } from "./platform";
 import { FlashPort, Ports } from "./ports";
 import { Config, CONFIG_FILE, Layout, RecordSpec, SlotSpec } from "./slots/config";
-import { append, createRecords, load, RECORD_SIZE } from "./slots/record-store";
-import { begin, createWriter, write, Writer } from "./slots/slot-writer";
+import { append, appendStep, createRecords, load, RECORD_SIZE, Records } from "./slots/record-store";
+import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
 
 export { BOARDS };
 
@@ -145,10 +145,10 @@ export function provision(options: InstallOptions, code: string | undefined, cb:
   }
   var src = code !== undefined ? code : p.storage.read(".bootcde"), version = options.version || "0.0.0";
   if (src === undefined || !src.length) return cb(fault("layout", "provision: no application (.bootcde is empty and no code was given)"));
-  var rs = createRecords(p, cfg), latest = load(rs), target = latest && latest.a ? 1 - latest.a.s : 0, slot = cfg.s[target];
+  var rs: Records = createRecords(p, cfg, function () { appendStep(rs); }), latest = load(rs), target = latest && latest.a ? 1 - latest.a.s : 0, slot = cfg.s[target];
   if (src.length > slot.l) return cb(fault("layout", "provision: application (" + src.length + " bytes) is larger than slot " + target + " (" + slot.l + " bytes)"));
   try { installBoot(options); } catch (e) { return cb(fault("flash", "provision: " + describe(e))); }
-  var w: Writer = createWriter(p), off = 0, text = src;
+  var w: Writer = createWriter(p, function () { writerStep(w); }), off = 0, text = src;
   begin(w, slot, text.length, 0, 0);
   function next(err: Fault | null) {
     if (err) return cb(fault("flash", "provision: " + err.message));

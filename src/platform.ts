@@ -1,7 +1,19 @@
 // The only file that reaches Espruino's globals. Called from setup(), never at module load, so the
 // module can be required (and tested) where these built-ins do not exist. Built-in functions are
-// handed over as they are: a wrapper would be one more function in RAM.
-import { Ports } from "./ports";
+// handed over as they are; the three that need a wrapper are defined once, here, not per setup().
+import { Data, Ports } from "./ports";
+
+function clock() {
+  return getTime() * 1000;
+}
+
+function view(s: string, off: number, n: number) {
+  return new Uint8Array(E.toArrayBuffer(s), off, n);
+}
+
+function put(dst: Uint8Array, src: Data, at: number) {
+  dst.set(src as Uint8Array, at);
+}
 
 /** Fills every port the caller did not supply with Espruino's built-in. */
 export function resolvePorts(given: Partial<Ports>): Ports {
@@ -10,16 +22,9 @@ export function resolvePorts(given: Partial<Ports>): Ports {
     flash: given.flash || require("Flash"),
     storage: given.storage || require("Storage"),
     timers: given.timers || { set: setTimeout, clear: clearTimeout } as any,
-    clock: given.clock || function () { return getTime() * 1000; },
+    clock: given.clock || clock,
     reboot: given.reboot || E.reboot,
     watchdog: given.watchdog || E.enableWatchdog,
-    natives: given.natives || {
-      crc32: E.CRC32,
-      atob: atob,
-      btoa: btoa,
-      text: E.toString,
-      view: function (s, off, n) { return new Uint8Array(E.toArrayBuffer(s), off, n); },
-      put: function (dst, src, at) { dst.set(src as Uint8Array, at); }
-    }
+    natives: given.natives || { crc32: E.CRC32, atob: atob, btoa: btoa, text: E.toString, view: view, put: put }
   };
 }

@@ -8,30 +8,31 @@ import { Client, payload, request, Response } from "../notecard/client";
 import { describe, fault, Fault } from "../errors";
 import { Ports } from "../ports";
 import { Config, Layout, readConfig } from "../slots/config";
-import { append, BootRecord, createRecords, ImageRef, load, Records } from "../slots/record-store";
-import { begin, readSlot, write, Writer } from "../slots/slot-writer";
+import { append, appendStep, BootRecord, createRecords, ImageRef, load, Records } from "../slots/record-store";
+import { begin, createWriter, readSlot, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
 import { compareVersions } from "./version";
 
+/** setup()'s options as the engine keeps them (short internal names: each costs RAM on a board). */
 export interface EngineOptions {
-  version: string;
-  chunkSize: number;
-  allowDowngrade: boolean;
+  _version: string;
+  _chunk: number;
+  _downgrade: boolean;
   /** Also check the whole image's MD5 against body.md5 (needs `md5`; slow on a board). */
-  verifyMd5: boolean;
+  _verifyMd5: boolean;
   /** The optional MD5 add-on (require("NotecardDFUMD5")): hex(bytes) is their lowercase hex MD5. */
-  md5?: { hex(data: Uint8Array): string };
+  _md5?: { hex(data: Uint8Array): string };
   /** How long to wait for DFU mode, ms. */
-  dfuWaitMs: number;
+  _dfuWait: number;
   /** Re-send hub.set mode:dfu this often during a copy (the card leaves DFU mode after 15 min). */
-  keepAliveMs: number;
+  _keepAlive: number;
   /** Attempts per chunk after the first. */
-  chunkRetries: number;
-  onProgress?: (p: Progress) => void;
-  onEvent?: (text: string) => void;
+  _chunkRetries: number;
+  _onProgress?: (p: Progress) => void;
+  _onEvent?: (text: string) => void;
   /** What setup() was told; checked against the provisioned layout. */
-  board?: string;
-  layout?: Layout;
+  _board?: string;
+  _layout?: Layout;
 }
 
 export interface Progress {
@@ -104,13 +105,14 @@ export const enum P {
   Rejected, Finish, Done, Idle
 }
 
-export function createEngine(p: Ports, c: Client, w: Writer, o: EngineOptions): Engine {
-  var d = { _p: p, _c: c, _w: w, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _rs: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
+export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
+  var d = { _p: p, _c: c, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _rs: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
   d._k = function (err, v) {
     d._e = err || null;
     d._v = v;
     step(d);
   };
+  d._w = createWriter(p, d._k);
   d._periodic = function () {
     d._timer = null;
     check(d, function (err, res) {
@@ -122,12 +124,12 @@ export function createEngine(p: Ports, c: Client, w: Writer, o: EngineOptions): 
 
 /** The boot record store of the provisioned layout; null before provisioning; a layout fault. */
 export function records(d: Engine): Records | null | Fault {
-  var c = d._cfg || readConfig(d._p.storage, d._o.board, d._o.layout);
+  var c = d._cfg || readConfig(d._p.storage, d._o._board, d._o._layout);
   // Read once provisioned; a damaged or different layout is read again each time, and refused.
   if (!c || (c as Fault).code) return c as null | Fault;
   if (!d._cfg) {
     d._cfg = c as Config;
-    d._rs = createRecords(d._p, d._cfg);
+    d._rs = createRecords(d._p, d._cfg, d._k);
   }
   return d._rs;
 }
@@ -189,7 +191,7 @@ function ask(d: Engine, req: Response, next: P) {
 }
 
 function event(d: Engine, text: string) {
-  if (d._o.onEvent) d._o.onEvent(text);
+  if (d._o._onEvent) d._o._onEvent(text);
 }
 
 /** Journals the download position (and whether we put the card in DFU mode), then `next`; with `fresh`, from offset 0. */
@@ -203,18 +205,21 @@ function journal(d: Engine, next: P, fresh?: boolean) {
 }
 
 function step(d: Engine) {
+  // The writer and the record store run their steps on this one timer callback.
+  if (d._w._busy) return writerStep(d._w);
+  if (d._rs && d._rs._busy) return appendStep(d._rs);
   var e = d._e, v = d._v, o = d._o, p = d._p, w = d._w, res = d._res, r = d._rec, rsp = d._rsp, img = d._img;
   var req: Response, text: string, bin: string | Fault, x: any, t: number, slot: any;
   try {
     switch (d._ph) {
       case P.Copy:
         if (w._pos >= img.l) return void go(d, P.Complete);
-        if (d._entered && p.clock() - d._keep > o.keepAliveMs) {
+        if (d._entered && p.clock() - d._keep > o._keepAlive) {
           d._keep = p.clock();
           event(d, "refreshing DFU mode");
           return ask(d, { req: "hub.set", mode: "dfu" }, P.Copy);
         }
-        d._n = Math.min(o.chunkSize, img.l - w._pos);
+        d._n = Math.min(o._chunk, img.l - w._pos);
         return ask(d, { req: "dfu.get", offset: w._pos, length: d._n }, P.Chunk);
 
       case P.Chunk:
@@ -230,12 +235,12 @@ function step(d: Engine) {
           x = v.status;
           if (typeof x === "string" && x.length === 32 && /^[0-9a-fA-F]+$/.test(x)) {
             d._md5seen = true;
-            if (!o.md5) return fail(d, "refused", "this Notecard sends no crc: chunks need the NotecardDFUMD5 add-on");
-            if (o.md5.hex(p.natives.view(bin, 6, d._n)) !== x.toLowerCase()) bin = fault("io", "MD5 mismatch");
+            if (!o._md5) return fail(d, "refused", "this Notecard sends no crc: chunks need the NotecardDFUMD5 add-on");
+            if (o._md5.hex(p.natives.view(bin, 6, d._n)) !== x.toLowerCase()) bin = fault("io", "MD5 mismatch");
           } else if (d._md5seen) bin = fault("io", "no chunk MD5");
         }
         if (typeof bin !== "string") {
-          if (++d._tries > o.chunkRetries) return fail(d, bin.code, "chunk at offset " + w._pos + " failed " + d._tries + " times: " + bin.message);
+          if (++d._tries > o._chunkRetries) return fail(d, bin.code, "chunk at offset " + w._pos + " failed " + d._tries + " times: " + bin.message);
           event(d, "chunk at offset " + w._pos + " rejected (" + bin.message + "), retrying");
           return void go(d, P.Copy, 1000);
         }
@@ -250,9 +255,9 @@ function step(d: Engine) {
           event(d, e.message + ": starting the copy again");
           return journal(d, P.Copy, true);
         }
-        if (o.onProgress) {
+        if (o._onProgress) {
           t = p.clock() - d._copy0;
-          o.onProgress({ phase: "copy", offset: w._pos, total: img.l, bytesPerSecond: t > 0 ? Math.round((w._pos - d._from) * 1000 / t) : 0 });
+          o._onProgress({ phase: "copy", offset: w._pos, total: img.l, bytesPerSecond: t > 0 ? Math.round((w._pos - d._from) * 1000 / t) : 0 });
         }
         if (w._committed > d._journaled) {
           d._journaled = w._committed;
@@ -262,7 +267,7 @@ function step(d: Engine) {
 
       case P.Status:
         req = { req: "dfu.status" };
-        if (!d._versionSent) req.version = o.version;
+        if (!d._versionSent) req.version = o._version;
         return ask(d, req, P.StatusRsp);
 
       case P.StatusRsp:
@@ -330,17 +335,17 @@ function step(d: Engine) {
         res.version = text;
         if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete (length/crc32)", 1);
         if (x.type !== undefined && x.type !== "firmware") return fail(d, "refused", "image type " + x.type + " is not firmware", 1);
-        if (text && text === o.version) {
+        if (text && text === o._version) {
           res.state = "current";
           return ask(d, { req: "dfu.status", stop: true, status: "already running " + text }, P.Finish);
         }
-        if (!o.allowDowngrade && compareVersions(text, o.version) < 0) return fail(d, "refused", "downgrade from " + o.version + " to " + text + " refused", 1);
+        if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
         if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected at its trial boot", 1);
         t = 1 - (r.a as ImageRef).s;
         slot = (d._cfg as Config).s[t];
         if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
         img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
-        event(d, "update " + o.version + " -> " + text + ": " + img.l + " bytes into slot " + t);
+        event(d, "update " + o._version + " -> " + text + ": " + img.l + " bytes into slot " + t);
         // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
         x = r.c;
         if (r.s === "progress" && x && x.c === img.c && x.l === img.l) {
@@ -348,7 +353,7 @@ function step(d: Engine) {
           if (r.d && r.d.o > 0 && x.s === img.s) {
             event(d, "checking the " + r.d.o + " bytes copied before the reset");
             begin(w, slot, img.l, 0, 0);
-            if (go(d, P.Resumed, -1)) write(w, "", 0, o.chunkSize, false, d._k, r.d.o);
+            if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
             return;
           }
         }
@@ -374,7 +379,7 @@ function step(d: Engine) {
         if (e) {
           if (/DFU operating mode/.test(e.message) || (d._ph === P.ProbeRsp && /\{connected\}|dfu-not-ready|DFU mode is not yet/.test(e.message))) return void go(d, P.Enter);
           if (d._ph === P.ProbeRsp) return fail(d, e.code, "dfu.get probe: " + e.message);
-          if (p.clock() - d._wait0 > o.dfuWaitMs) return fail(d, e.code, "DFU mode not active after " + Math.round(o.dfuWaitMs / 1000) + " s: " + e.message);
+          if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + e.message);
           return void go(d, P.Wait, 2500);
         }
         if (d._ph === P.ProbeRsp) event(d, "the Notecard serves the image without DFU mode");
@@ -419,10 +424,10 @@ function step(d: Engine) {
           d._fail = fault("io", text + "; copying it again");
           return journal(d, P.Recopy, true);
         }
-        if (o.verifyMd5 && typeof d._body.md5 === "string") {
-          if (!o.md5) return fail(d, "refused", "verifyMd5 needs the NotecardDFUMD5 add-on");
+        if (o._verifyMd5 && typeof d._body.md5 === "string") {
+          if (!o._md5) return fail(d, "refused", "verifyMd5 needs the NotecardDFUMD5 add-on");
           x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
-          if (o.md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 does not match the Notecard's", 1);
+          if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 does not match the Notecard's", 1);
         }
         event(d, "image verified (CRC-32 " + img.c + ")");
         if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);

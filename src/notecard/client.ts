@@ -4,14 +4,13 @@
 // copied for the update loop: only the JSON around it is parsed, and payload() decodes it in place.
 import { describe, fault, Fault } from "../errors";
 import { Ports } from "../ports";
-import { createTransport, transact, Transport, TransportOptions } from "./i2c-transport";
+import { createTransport, idle, St, transact, Transport } from "./i2c-transport";
 
 export type Response = { [key: string]: any };
 export type ResponseCallback = (err: Fault | null, rsp?: Response) => void;
 
-export interface Client {
-  _p: Ports;
-  _t: Transport;
+/** The client is its transport too: one object, one timer callback. */
+export interface Client extends Transport {
   /** Waiting jobs: request object, callback, flags, in turn. */
   _q: any[];
   /** The job on the bus: request, callback, flags (1: a command, no answer; 2: leave a payload in place). */
@@ -29,8 +28,6 @@ export interface Client {
   /** Where the last response's payload lies in the receive buffer, or -1. */
   _pay: number;
   _payEnd: number;
-  /** Starts the next job, or the current one again (a retry). */
-  _go: () => void;
 }
 
 function hex(n: number, digits: number): string {
@@ -44,28 +41,31 @@ export function addCrc(json: string, seq: number, crc: number): string {
   return json.substr(0, json.length - 1) + (json === "{}" ? " " : ",") + '"crc":"' + hex(seq, 4) + ":" + hex(crc, 8) + '"}';
 }
 
-export function createClient(p: Ports, o: TransportOptions, rxBytes: number, retries: number, retryMs: number): Client {
-  var c = { _p: p, _q: [], _req: null, _seq: 0, _crc: false, _sync: true, _retries: retries, _retryMs: retryMs, _pay: -1 } as any as Client;
-  c._t = createTransport(p, o, rxBytes, function (err) { onWire(c, err); });
-  c._go = function () {
-    if (!c._req) {
-      if (!c._q.length) return;
-      c._req = c._q.shift();
-      c._cb = c._q.shift();
-      c._flags = c._q.shift();
-      c._try = 0;
-    }
-    if (c._sync) return transact(c._t, "", false, true);
-    var json = JSON.stringify(c._req);
-    transact(c._t, (c._flags & 1 ? json : addCrc(json, c._seq, p.natives.crc32(json))) + "\n", !!(c._flags & 1));
-  };
+export function createClient(p: Ports, o: number[], rxBytes: number, retries: number, retryMs: number): Client {
+  var c = { _q: [], _req: null, _seq: 0, _crc: false, _sync: true, _retries: retries, _retryMs: retryMs, _pay: -1 } as any as Client;
+  createTransport(c, p, o, rxBytes, go, onWire);
   return c;
+}
+
+/** Starts the next job, or the current one again (a retry). */
+function go(c: Client) {
+  if (!c._req) {
+    if (!c._q.length) return;
+    c._req = c._q.shift();
+    c._cb = c._q.shift();
+    c._flags = c._q.shift();
+    c._try = 0;
+  }
+  if (c._sync) return transact(c, "", false, true);
+  var json = JSON.stringify(c._req);
+  transact(c, (c._flags & 1 ? json : addCrc(json, c._seq, c._p.natives.crc32(json))) + "\n", !!(c._flags & 1));
 }
 
 /** Queues a request; cb(err, response). flags: 1 a command (no answer), 2 leave the payload in place. */
 export function request(c: Client, req: Response, cb: ResponseCallback, flags?: number) {
   c._q.push(req, cb, flags || 0);
-  if (!c._req) c._p.timers.set(c._go, 0);
+  // One pending timer at most: none is while the transport is not already idle.
+  if (!c._req && c._st !== St.Idle) idle(c, 0);
 }
 
 function finish(c: Client, err: Fault | null, rsp?: Response) {
@@ -74,7 +74,7 @@ function finish(c: Client, err: Fault | null, rsp?: Response) {
   // A card error is a clean exchange; only a broken one leaves the stream in doubt.
   if (err && err.code === "io") c._sync = true;
   c._req = null;
-  if (c._q.length) c._p.timers.set(c._go, 0);
+  if (c._q.length) idle(c, 0);
   cb(err, rsp);
 }
 
@@ -82,7 +82,7 @@ function onWire(c: Client, err: Fault | null) {
   var rsp: Response, e: string;
   if (!err && c._sync) {
     c._sync = false;
-    return c._go();
+    return go(c);
   }
   if (!err && c._flags & 1) return finish(c, null);
   if (!err) {
@@ -91,10 +91,10 @@ function onWire(c: Client, err: Fault | null) {
   if (!err) {
     e = rsp!.err;
     if (typeof e !== "string") {
-      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p.natives.text(c._t._rx).substring(c._pay, c._payEnd);
+      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p.natives.text(c._rx).substring(c._pay, c._payEnd);
       return finish(c, null, rsp!);
     }
-    if (e.indexOf("{heartbeat}") >= 0) return transact(c._t, "", false);
+    if (e.indexOf("{heartbeat}") >= 0) return transact(c, "", false);
     err = fault("card", e);
     (err as any).response = rsp!;
     // {io} is worth a retry, unless the card says it will never do it.
@@ -103,7 +103,7 @@ function onWire(c: Client, err: Fault | null) {
   }
   c._sync = true;
   if (++c._try > c._retries) return finish(c, err);
-  c._p.timers.set(c._go, c._retryMs);
+  idle(c, c._retryMs);
 }
 
 /**
@@ -111,7 +111,7 @@ function onWire(c: Client, err: Fault | null) {
  * (its value reads "") and located in _pay.._payEnd. Throws what is wrong with the line.
  */
 function parse(c: Client): Response {
-  var rx = c._t._rx, s = c._p.natives.text(rx), end = c._t._len + 2, crc = -1, at = 0, rsp: Response | null = null;
+  var rx = c._rx, s = c._p.natives.text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
   // Text and CRC work on the buffer's own bytes: s is rx itself on Espruino.
   while (end > 2 && s.charCodeAt(end - 1) <= 32) end--;
   var nl = s.indexOf("\n", 2), err = s.indexOf('"err":"', 2), pay = s.indexOf('"payload":"', 2);
@@ -153,7 +153,7 @@ function parse(c: Client): Response {
  * from one native pass over the buffer. Returns it, or what is wrong with it.
  */
 export function payload(c: Client, prefix: string, n: number): string | Fault {
-  var p = c._p, rx = c._t._rx, a = c._pay, b = c._payEnd, s: string, eq: number;
+  var p = c._p, rx = c._rx, a = c._pay, b = c._payEnd, s: string, eq: number;
   if (a < 0) return fault("io", "no payload");
   rx.fill(32, 0, a);
   rx.fill(32, b);

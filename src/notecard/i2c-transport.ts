@@ -37,23 +37,35 @@ export interface TransportOptions {
   resyncAttempts: number;
 }
 
-/** Tuned default: stays inside the card's documented rules, without note-c's safety margins. */
-export function tuned(): TransportOptions {
-  return {
-    address: 0x17, mtu: 253, gapMs: 1, chunkDelayMs: 0, segmentBytes: 250, segmentPauseMs: 250,
-    readDelayMs: 0, pollMs: 25, readGapMs: 0, responseTimeoutMs: 30000, gapTimeoutMs: 1000,
-    nackBackoffMs: 1000, resetSettleMs: 250, drainMs: 500, resyncAttempts: 10
-  };
+/** The options in the order of TransportOptions, as the transport keeps them (a number array costs less RAM than named fields). */
+export const enum O {
+  Address, Mtu, GapMs, ChunkDelayMs, SegmentBytes, SegmentPauseMs, ReadDelayMs, PollMs, ReadGapMs,
+  ResponseTimeoutMs, GapTimeoutMs, NackBackoffMs, ResetSettleMs, DrainMs, ResyncAttempts
+}
+
+/**
+ * The tuned default (inside the card's documented rules, without note-c's safety margins) with
+ * the given overrides, as an array indexed by O.
+ */
+export function transportOptions(over?: Partial<TransportOptions>): number[] {
+  var names = "address mtu gapMs chunkDelayMs segmentBytes segmentPauseMs readDelayMs pollMs readGapMs responseTimeoutMs gapTimeoutMs nackBackoffMs resetSettleMs drainMs resyncAttempts".split(" ");
+  var o = [0x17, 253, 1, 0, 250, 250, 0, 25, 0, 30000, 1000, 1000, 250, 500, 10], i: number, v: unknown;
+  for (i = 0; i < names.length; i++) {
+    v = over && (over as any)[names[i]];
+    if (v !== undefined) o[i] = v as number;
+  }
+  if (!(o[O.Mtu] >= 1 && o[O.Mtu] <= 253)) throw fault("layout", "mtu must be 1..253");
+  return o;
 }
 
 /** States; reading ones from Poll on, resync ones from Newline on. */
-const enum St { Write, Sent, Listen, Poll, More, Newline, Drain, DrainMore }
+export const enum St { Write, Sent, Listen, Poll, More, Newline, Drain, DrainMore, Idle }
 
 export interface Transport {
   _p: Ports;
-  _o: TransportOptions;
-  _tx: Uint8Array;
-  /** Received line at [2, 2 + _len); the two bytes before it take each read's header. */
+  /** Options, indexed by O. */
+  _o: number[];
+  /** Received line at [2, 2 + _len); the two bytes before it take each read's header. Writes are sent from it too. */
   _rx: Uint8Array;
   _hdr: Uint8Array;
   _st: St;
@@ -76,16 +88,29 @@ export interface Transport {
   /** Resync drain: any bytes seen, bytes other than CR/LF seen. */
   _any: boolean;
   _other: boolean;
+  /** The one timer callback: the next step, or _idle when nothing is under way. */
   _tick: () => void;
-  /** Called once per transact/resync with null (line in _rx) or the failure. */
-  _done: (err: Fault | null) => void;
+  /** Called once per transact/resync with null (line in _rx) or the failure; and when idle. Plain functions of the owner, not closures. */
+  _done: (t: any, err: Fault | null) => void;
+  _idle: (t: any) => void;
 }
 
-export function createTransport(p: Ports, o: TransportOptions, rxBytes: number, done: (err: Fault | null) => void): Transport {
-  if (!(o.mtu >= 1 && o.mtu <= 253)) throw fault("layout", "mtu must be 1..253");
-  var t = { _p: p, _o: o, _tx: new Uint8Array(o.mtu + 1), _rx: new Uint8Array(rxBytes + 2), _hdr: new Uint8Array(2), _expect: 0, _done: done } as any as Transport;
+/** The transport's fields on `t` (its owner, the client, adds its own). */
+export function createTransport(t: Transport, p: Ports, o: number[], rxBytes: number, idle: (t: any) => void, done: (t: any, err: Fault | null) => void) {
+  t._p = p;
+  t._o = o;
+  t._rx = new Uint8Array(Math.max(rxBytes, 254) + 2);
+  t._hdr = new Uint8Array(2);
+  t._expect = 0;
+  t._idle = idle;
+  t._done = done;
   t._tick = function () { step(t); };
-  return t;
+}
+
+/** Runs _idle after ms. Only one timer is ever pending: callers schedule only when not already Idle. */
+export function idle(t: Transport, ms: number) {
+  t._st = St.Idle;
+  t._p.timers.set(t._tick, ms);
 }
 
 /** Sends `line` (ending "\n"; "" = only read, e.g. after a heartbeat) and reads one line, unless `cmd`; or, with resync, resynchronises. */
@@ -94,26 +119,28 @@ export function transact(t: Transport, line: string, cmd: boolean, resync?: bool
   t._off = t._seg = t._tries = 0;
   t._cmd = cmd;
   t._st = resync ? St.Newline : line ? St.Write : St.Listen;
-  if (resync) t._p.timers.set(t._tick, t._o.resetSettleMs);
+  if (resync) t._p.timers.set(t._tick, t._o[O.ResetSettleMs]);
   else step(t);
 }
 
 function step(t: Transport) {
   var o = t._o, p = t._p, st = t._st, rx = t._rx, now = p.clock(), wait = 0, r: Uint8Array, n: number, i: number;
-  if (st === St.Sent) return t._done(null);
+  if (st === St.Idle) return t._idle(t);
+  if (st === St.Sent) return t._done(t, null);
   // Only the bus calls are guarded: what the callbacks throw is theirs.
   try {
     if (st === St.Write) {
-      n = Math.min(o.mtu, t._out.length - t._off);
-      wait = o.gapMs + o.chunkDelayMs;
-      t._tx[0] = n;
-      p.natives.put(t._tx, t._out.substr(t._off, n), 1);
-      p.i2c.writeTo(o.address, n === o.mtu ? t._tx : t._tx.subarray(0, n + 1));
+      // Nothing is being received while a request goes out: the receive buffer carries it.
+      n = Math.min(o[O.Mtu], t._out.length - t._off);
+      wait = o[O.GapMs] + o[O.ChunkDelayMs];
+      rx[0] = n;
+      p.natives.put(rx, t._out.substr(t._off, n), 1);
+      p.i2c.writeTo(o[O.Address], rx.subarray(0, n + 1));
       t._off += n;
       t._seg += n;
-      if (t._seg >= o.segmentBytes) {
+      if (t._seg >= o[O.SegmentBytes]) {
         t._seg = 0;
-        wait += o.segmentPauseMs;
+        wait += o[O.SegmentPauseMs];
       }
       // A command is done once sent and the gap has passed.
       if (t._off >= t._out.length) t._st = t._cmd ? St.Sent : St.Listen;
@@ -122,12 +149,12 @@ function step(t: Transport) {
     if (st === St.Newline) {
       t._hdr[0] = 1;
       t._hdr[1] = 10;
-      p.i2c.writeTo(o.address, t._hdr);
+      p.i2c.writeTo(o[O.Address], t._hdr);
       t._st = St.Drain;
-      t._t0 = now + o.resetSettleMs;
+      t._t0 = now + o[O.ResetSettleMs];
       t._any = t._other = false;
       t._errs = 0;
-      return void p.timers.set(t._tick, o.resetSettleMs);
+      return void p.timers.set(t._tick, o[O.ResetSettleMs]);
     }
     if (st === St.Listen) {
       t._len = t._polls = 0;
@@ -139,25 +166,25 @@ function step(t: Transport) {
     if (!t._split) {
       t._hdr[0] = 0;
       t._hdr[1] = n;
-      p.i2c.writeTo(o.address, t._hdr);
-      if (o.readDelayMs > 0) {
+      p.i2c.writeTo(o[O.Address], t._hdr);
+      if (o[O.ReadDelayMs] > 0) {
         t._split = true;
-        return void p.timers.set(t._tick, o.readDelayMs);
+        return void p.timers.set(t._tick, o[O.ReadDelayMs]);
       }
     }
     t._split = false;
-    r = p.i2c.readFrom(o.address, n + 2);
+    r = p.i2c.readFrom(o[O.Address], n + 2);
     if (!r || r.length !== n + 2) throw Error("unexpected raw byte count");
     if (r[1] !== n) throw Error("unexpected protocol byte count");
     if (r[0] > 253) throw Error("unexpected available byte count");
   } catch (e) {
-    if (st < St.Newline) return t._done(fault("io", "i2c: " + describe(e)));
+    if (st < St.Newline) return t._done(t, fault("io", "i2c: " + describe(e)));
     // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
     if (st >= St.Drain && ++t._errs <= 3) {
       t._st = St.Drain;
-      return void p.timers.set(t._tick, o.pollMs);
+      return void p.timers.set(t._tick, o[O.PollMs]);
     }
-    return retrySync(t, o.nackBackoffMs);
+    return retrySync(t, o[O.NackBackoffMs]);
   }
   var avail = r[0], len = t._len;
   if (st >= St.Drain) {
@@ -169,19 +196,19 @@ function step(t: Transport) {
         t._t0 = now;
       }
     }
-    t._more = Math.min(avail, o.mtu, 128);
+    t._more = Math.min(avail, o[O.Mtu], 128);
     t._st = avail ? St.DrainMore : St.Drain;
-    if (avail || now - t._t0 < o.drainMs) return void p.timers.set(t._tick, avail ? 0 : 20);
-    if (t._any && !t._other) return t._done(null);
+    if (avail || now - t._t0 < o[O.DrainMs]) return void p.timers.set(t._tick, avail ? 0 : 20);
+    if (t._any && !t._other) return t._done(t, null);
     return retrySync(t, 0);
   }
   if (st === St.Poll && ++t._polls && avail > 0 && !len) {
     // Hit on the first query: try a little sooner next time; missed: the answer came within the
     // last poll interval.
-    t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o.pollMs / 2);
+    t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o[O.PollMs] / 2);
   }
   if (n > 0) {
-    if (len + n > rx.length - 2) return t._done(fault("io", "response larger than " + (rx.length - 2) + " bytes"));
+    if (len + n > rx.length - 2) return t._done(t, fault("io", "response larger than " + (rx.length - 2) + " bytes"));
     // The read's two header bytes land on the two before the data and are put back: no copy.
     var a = rx[len], b = rx[len + 1];
     rx.set(r, len);
@@ -191,20 +218,20 @@ function step(t: Transport) {
     t._last = now;
   }
   if (avail > 0) {
-    t._more = Math.min(avail, o.mtu);
+    t._more = Math.min(avail, o[O.Mtu]);
     t._st = St.More;
-    return void p.timers.set(t._tick, o.readGapMs);
+    return void p.timers.set(t._tick, o[O.ReadGapMs]);
   }
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
-  if (len && rx[len + 1] === 10) return t._done(null);
-  if (len > 0 && now - t._last > o.gapTimeoutMs) return t._done(fault("io", "timeout: transaction incomplete"));
-  if (!len && now - t._t0 > o.responseTimeoutMs) return t._done(fault("io", "timeout: no response from Notecard"));
+  if (len && rx[len + 1] === 10) return t._done(t, null);
+  if (len > 0 && now - t._last > o[O.GapTimeoutMs]) return t._done(t, fault("io", "timeout: transaction incomplete"));
+  if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response from Notecard"));
   t._st = St.Poll;
-  p.timers.set(t._tick, o.pollMs);
+  p.timers.set(t._tick, o[O.PollMs]);
 }
 
 function retrySync(t: Transport, wait: number) {
-  if (++t._tries >= t._o.resyncAttempts) return t._done(fault("io", "failed to reset Notecard interface"));
+  if (++t._tries >= t._o[O.ResyncAttempts]) return t._done(t, fault("io", "failed to reset Notecard interface"));
   t._st = St.Newline;
   t._p.timers.set(t._tick, wait);
 }

@@ -64,13 +64,13 @@ export interface Records {
   _erase: number;
   _rec: BootRecord;
   _cb: (err: Fault | null) => void;
+  /** An append is under way: the owner's timer callback (`tick`) must run appendStep(). */
+  _busy: boolean;
   _tick: () => void;
 }
 
-export function createRecords(p: Ports, c: Config): Records {
-  var rs = { _p: p, _c: c, _n: Math.floor(c.z / RECORD_SIZE), _latest: null, _unit: 0, _free: [0, 0] } as any as Records;
-  rs._tick = function () { appendStep(rs); };
-  return rs;
+export function createRecords(p: Ports, c: Config, tick: () => void): Records {
+  return { _p: p, _c: c, _n: Math.floor(c.z / RECORD_SIZE), _latest: null, _unit: 0, _free: [0, 0], _busy: false, _tick: tick } as any as Records;
 }
 
 /** Scans both units (reads only) and returns the latest valid record, or null. */
@@ -128,6 +128,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   rs._to = rs._unit;
   rs._at = rs._free[rs._unit];
   rs._erase = -1;
+  rs._busy = true;
   if (!rs._latest || rs._at >= rs._n) {
     // Compaction (or the first record): start the other unit afresh; the old one keeps the latest.
     rs._to = rs._latest ? 1 - rs._unit : 0;
@@ -138,7 +139,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
 }
 
 /** One erase page (or the file) per turn, then the record. */
-function appendStep(rs: Records) {
+export function appendStep(rs: Records) {
   var p = rs._p, c = rs._c, u = rs._to, pg: { addr: number; length: number };
   try {
     if (rs._erase >= 0) {
@@ -156,10 +157,12 @@ function appendStep(rs: Records) {
     if (c.u) p.flash.write(rs._bytes, c.u[u] + rs._at * RECORD_SIZE);
     else p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
   } catch (e) {
+    rs._busy = false;
     return rs._cb(fault("flash", "boot record: " + describe(e)));
   }
   rs._latest = rs._rec;
   rs._unit = u;
   rs._free[u] = rs._at + 1;
+  rs._busy = false;
   rs._cb(null);
 }

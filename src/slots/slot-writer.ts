@@ -37,13 +37,20 @@ export interface Writer {
   _upto: number;
   _tail: Uint8Array;
   _cb: (err: Fault | null, crc?: number) => void;
+  /** A write or scan is under way: the owner's timer callback (`tick`) must run writerStep(). */
+  _busy: boolean;
   _tick: () => void;
 }
 
-export function createWriter(p: Ports): Writer {
-  var w = { _p: p, _tail: new Uint8Array(4), _buf: null } as any as Writer;
-  w._tick = function () { step(w); };
-  return w;
+export function createWriter(p: Ports, tick: () => void): Writer {
+  return { _p: p, _tail: new Uint8Array(4), _buf: null, _busy: false, _tick: tick } as any as Writer;
+}
+
+function done(w: Writer, err: Fault | null, crc?: number) {
+  w._busy = false;
+  w._buf = null;
+  w._data = "";
+  w._cb(err, crc);
 }
 
 /** Starts writing `total` bytes into `slot` from `at` (0, or a committed offset with its CRC). */
@@ -70,12 +77,13 @@ export function write(w: Writer, data: Data, off: number, n: number, pre: boolea
   w._at = w._piece = upto ? 0 : w._pos;
   w._cb = cb;
   w._buf = null;
+  w._busy = true;
   if (upto) {
     w._upto = upto;
     w._crc = 0;
     w._buf = new Uint8Array(n + 6);
   }
-  step(w);
+  writerStep(w);
 }
 
 export function readSlot(p: Ports, s: Slot, off: number, n: number): Data {
@@ -88,20 +96,14 @@ function page(w: Writer, off: number, end?: boolean): number {
   return pg.addr - a + (end ? pg.length : 0);
 }
 
-function step(w: Writer) {
+export function writerStep(w: Writer) {
   var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n, raw = s.f === undefined, data = w._data as string, back: Data;
   var from = w._piece, stop: number, src: number, n: number, n4: number, have: string, buf = w._buf;
   if (buf) {
-    if (w._at >= w._upto) {
-      w._buf = null;
-      return w._cb(null, w._crc);
-    }
+    if (w._at >= w._upto) return done(w, null, w._crc);
     n = Math.min(buf.length - 6, w._upto - w._at);
     back = readSlot(p, s, w._at, n);
-    if (back.length !== n) {
-      w._buf = null;
-      return w._cb(fault("flash", "slot read failed at " + w._at));
-    }
+    if (back.length !== n) return done(w, fault("flash", "slot read failed at " + w._at));
     nat.put(buf, crcPrefix(w._crc), 0);
     nat.put(buf, back, 6);
     w._crc = nat.crc32(buf.subarray(0, n + 6));
@@ -146,12 +148,12 @@ function step(w: Writer) {
       return void p.timers.set(w._tick, 0);
     }
   } catch (e) {
-    return w._cb(fault("flash", describe(e)));
+    return done(w, fault("flash", describe(e)));
   }
-  if (w._dirty) return w._cb(fault("flash", "slot holds other data past the journaled offset"));
+  if (w._dirty) return done(w, fault("flash", "slot holds other data past the journaled offset"));
   back = readSlot(p, s, w._at, w._n);
   if (back.length !== w._n || nat.crc32(back) !== nat.crc32(nat.view(data, w._off, w._n))) {
-    return w._cb(fault("flash", "flash read-back mismatch at offset " + w._at));
+    return done(w, fault("flash", "flash read-back mismatch at offset " + w._at));
   }
   w._resumed = false;
   w._pos = end;
@@ -163,8 +165,7 @@ function step(w: Writer) {
     }
     w._crc = crc;
   }
-  w._data = "";
-  w._cb(null);
+  done(w, null);
 }
 
 function program(w: Writer, off: number, data: Uint8Array) {
