@@ -4,6 +4,7 @@
 // prototype: defined once, whatever the number of instances.
 import { BootInfo, confirm, info } from "./boot/trial";
 import { check, CheckCallback, createEngine, Engine, records } from "./dfu/engine";
+import { Md5AddOn } from "./dfu/md5";
 import { fault, Fault } from "./errors";
 import { createClient, request, Response, ResponseCallback } from "./notecard/client";
 import { TransportOptions, transportOptions } from "./notecard/i2c-transport";
@@ -32,7 +33,7 @@ export interface SetupOptions extends Partial<Ports> {
   allowDowngrade?: boolean;
   verifyMd5?: boolean;
   /** The optional MD5 add-on, require("NotecardDFUMD5"), for cards without the crc field. */
-  md5?: { hex(data: Uint8Array): string };
+  md5?: Md5AddOn;
   dfuWaitMs?: number;
   keepAliveMs?: number;
   chunkRetries?: number;
@@ -79,10 +80,10 @@ function store(d: Engine): Records | null {
 }
 
 export function setup(options: SetupOptions) {
-  if (!options || !options.i2c) throw fault("layout", "options.i2c is required");
+  if (!options || !options.i2c) throw fault("layout", "no i2c");
   var p = resolvePorts(options), given = readConfig(p.storage, options.board, options.layout);
   var chunk = options.chunkSize || (given && (given as Config).k) || 4096, t = transportOptions(options.transport);
-  if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize must be a multiple of 4 in 256..8192");
+  if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize: 256..8192, multiple of 4");
   if (options.address) t[0] = options.address;
   // A base64 chunk plus the JSON around it (status MD5, crc) must fit the receive buffer.
   return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, pick(options.retries, 5), pick(options.retryDelayMs, 500)), {

@@ -21,7 +21,7 @@ describe("notecard-dfu CLI", function () {
       const { code, out } = run("demo");
       assert.equal(code, 0, out);
       for (const step of [/Notecard <- \{"req":"dfu.status","version":"1.0.0"\}/, /Notecard <- \{"req":"hub.set","mode":"dfu"\}/,
-        /\[#+\.*\]\s+\d+ %/, /Notecard <- \{"req":"hub.set","mode":"dfu-completed"\}/, /image verified/, /restarting/,
+        /\[#+\.*\]\s+\d+ %/, /Notecard <- \{"req":"hub.set","mode":"dfu-completed"\}/, /verified/, /restart/,
         /boot #3: image 2\.0\.0 started/, /confirms itself/, /"status":"installed 2\.0\.0"/, /OK: v2 installed and confirmed/]) {
         assert.match(out, step);
       }
@@ -31,7 +31,7 @@ describe("notecard-dfu CLI", function () {
       const { code, out } = run("demo", "--faults");
       assert.equal(code, 0, out);
       assert.match(out, /POWER CUT/);
-      assert.match(out, /resuming at offset [1-9]\d*/);
+      assert.match(out, /resume [1-9]\d*/);
       assert.match(out, /OK: v2 installed and confirmed/);
     });
 

@@ -11,6 +11,7 @@ import { Config, Layout, readConfig } from "../slots/config";
 import { append, appendStep, BootRecord, createRecords, ImageRef, load, Records } from "../slots/record-store";
 import { begin, createWriter, readSlot, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
+import { Md5AddOn } from "./md5";
 import { compareVersions } from "./version";
 
 /** setup()'s options as the engine keeps them (short internal names: each costs RAM on a board). */
@@ -20,8 +21,8 @@ export interface EngineOptions {
   _downgrade: boolean;
   /** Also check the whole image's MD5 against body.md5 (needs `md5`; slow on a board). */
   _verifyMd5: boolean;
-  /** The optional MD5 add-on (require("NotecardDFUMD5")): hex(bytes) is their lowercase hex MD5. */
-  _md5?: { hex(data: Uint8Array): string };
+  /** The optional MD5 add-on (require("NotecardDFUMD5")): see src/dfu/md5.ts. */
+  _md5?: Md5AddOn;
   /** How long to wait for DFU mode, ms. */
   _dfuWait: number;
   /** Re-send hub.set mode:dfu this often during a copy (the card leaves DFU mode after 15 min). */
@@ -84,7 +85,6 @@ export interface Engine {
   _entries: number;
   _restarted: boolean;
   _mism: number;
-  _md5seen: boolean;
   _versionSent: boolean;
   /** The chunk asked for; the failure being confirmed or reported. */
   _n: number;
@@ -136,11 +136,11 @@ export function records(d: Engine): Records | null | Fault {
 
 /** One full update cycle; cb(err, result), result.state says what happened. */
 export function check(d: Engine, cb: CheckCallback) {
-  if (d._busy) return cb(fault("busy", "an update check is already running"), { state: "retry", error: "busy" });
+  if (d._busy) return cb(fault("busy", "check already running"), { state: "retry", error: "busy" });
   d._busy = true;
   d._cb = cb;
   d._res = { state: "idle" };
-  d._entered = d._left = d._restarted = d._md5seen = false;
+  d._entered = d._left = d._restarted = false;
   d._copy0 = d._entries = d._mism = d._tries = 0;
   d._fail = null;
   d._ph = P.Status;
@@ -177,7 +177,7 @@ function go(d: Engine, next: P, ms?: number): boolean {
     /* Rejected */ 1 << P.Finish
   ][d._ph];
   if (!((flow >> next) & 1)) {
-    fail(d, "internal", "phase " + d._ph + " -> " + next + " is not in the table");
+    fail(d, "internal", "phase " + d._ph + " > " + next + " not in the table");
     return false;
   }
   d._ph = next;
@@ -216,7 +216,7 @@ function step(d: Engine) {
         if (w._pos >= img.l) return void go(d, P.Complete);
         if (d._entered && p.clock() - d._keep > o._keepAlive) {
           d._keep = p.clock();
-          event(d, "refreshing DFU mode");
+          event(d, "keep-alive");
           return ask(d, { req: "hub.set", mode: "dfu" }, P.Copy);
         }
         d._n = Math.min(o._chunk, img.l - w._pos);
@@ -225,23 +225,19 @@ function step(d: Engine) {
       case P.Chunk:
         if (e && /DFU operating mode/.test(e.message)) {
           // DFU mode ended (expiry, card restart): enter it again and carry on at the same offset.
-          event(d, "DFU mode lost at offset " + w._pos);
+          event(d, "DFU mode lost at " + w._pos);
           return void go(d, P.Enter);
         }
         bin = e || payload(d._c, crcPrefix(w._crc), d._n);
-        // Without the transport crc, the chunk's MD5 in `status` is the integrity check; once the
-        // card has sent one, a chunk without it is as suspect as one that fails it.
+        // Without the transport crc, the chunk's MD5 in `status` is the integrity check: the add-on's.
         if (typeof bin === "string" && !d._c._crc) {
-          x = v.status;
-          if (typeof x === "string" && x.length === 32 && /^[0-9a-fA-F]+$/.test(x)) {
-            d._md5seen = true;
-            if (!o._md5) return fail(d, "refused", "this Notecard sends no crc: chunks need the NotecardDFUMD5 add-on");
-            if (o._md5.hex(p.natives.view(bin, 6, d._n)) !== x.toLowerCase()) bin = fault("io", "MD5 mismatch");
-          } else if (d._md5seen) bin = fault("io", "no chunk MD5");
+          if (!o._md5) {
+            if (v.status) return fail(d, "refused", "no crc from the card: needs NotecardDFUMD5");
+          } else if ((x = o._md5.chunk(d, v.status, p.natives.view(bin, 6, d._n)))) bin = fault("io", x);
         }
         if (typeof bin !== "string") {
-          if (++d._tries > o._chunkRetries) return fail(d, bin.code, "chunk at offset " + w._pos + " failed " + d._tries + " times: " + bin.message);
-          event(d, "chunk at offset " + w._pos + " rejected (" + bin.message + "), retrying");
+          if (++d._tries > o._chunkRetries) return fail(d, bin.code, "chunk " + w._pos + " failed " + d._tries + " times: " + bin.message);
+          event(d, "chunk " + w._pos + ": " + bin.message);
           return void go(d, P.Copy, 1000);
         }
         d._tries = 0;
@@ -252,7 +248,7 @@ function step(d: Engine) {
         if (e) {
           if (!w._dirty || d._restarted) return fail(d, "flash", e.message);
           d._restarted = true;
-          event(d, e.message + ": starting the copy again");
+          event(d, "copy again: " + e.message);
           return journal(d, P.Copy, true);
         }
         if (o._onProgress) {
@@ -279,7 +275,7 @@ function step(d: Engine) {
         r = (x ? load(x) : null) as BootRecord;
         if (!r) {
           res.state = "unprovisioned";
-          return finish(d, fault("layout", "not provisioned: run provision() once"));
+          return finish(d, fault("layout", "not provisioned"));
         }
         d._rec = r;
         // A download cut short (reset, power) may have left the Notecard in DFU mode: leave it.
@@ -291,7 +287,7 @@ function step(d: Engine) {
         if (rsp.mode !== "ready" && rsp.mode !== "downloading") req.stop = true;
         if (r.s === "confirmed") req.status = "installed " + (r.a as ImageRef).v;
         else req.err = "rejected " + (r.c as ImageRef).v + ": " + r.r;
-        event(d, "reporting: " + (req.err || req.status));
+        event(d, "report " + (req.err || req.status));
         return ask(d, req, P.Reported);
 
       case P.Reported:
@@ -321,10 +317,10 @@ function step(d: Engine) {
           return finish(d, null);
         }
         if (r.s === "pending") {
-          event(d, "an update is staged: restarting into it");
+          event(d, "staged: restart");
           return void go(d, P.Stopped);
         }
-        if (rsp.mode === "error") res.error = String(rsp.status || "the Notecard reports a DFU error");
+        if (rsp.mode === "error") res.error = String(rsp.status || "DFU error");
         if (rsp.mode !== "ready") return finish(d, null);
         x = d._body = rsp.body || {};
         // body.version: a version string, or the firmware::info JSON text Notehub scanned from the image.
@@ -333,25 +329,25 @@ function step(d: Engine) {
           try { text = String(JSON.parse(text).version); } catch (err) { /* a plain string after all */ }
         }
         res.version = text;
-        if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete (length/crc32)", 1);
+        if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete", 1);
         if (x.type !== undefined && x.type !== "firmware") return fail(d, "refused", "image type " + x.type + " is not firmware", 1);
         if (text && text === o._version) {
           res.state = "current";
           return ask(d, { req: "dfu.status", stop: true, status: "already running " + text }, P.Finish);
         }
         if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
-        if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected at its trial boot", 1);
+        if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected before", 1);
         t = 1 - (r.a as ImageRef).s;
         slot = (d._cfg as Config).s[t];
         if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
         img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
-        event(d, "update " + o._version + " -> " + text + ": " + img.l + " bytes into slot " + t);
+        event(d, "update " + text + " to slot " + t);
         // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
         x = r.c;
         if (r.s === "progress" && x && x.c === img.c && x.l === img.l) {
           d._mism = r.x || 0;
           if (r.d && r.d.o > 0 && x.s === img.s) {
-            event(d, "checking the " + r.d.o + " bytes copied before the reset");
+            event(d, "check " + r.d.o);
             begin(w, slot, img.l, 0, 0);
             if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
             return;
@@ -362,12 +358,12 @@ function step(d: Engine) {
       case P.Resumed:
         x = r.d;
         if (e || v !== x.k) {
-          event(d, "they do not match their journal: starting again");
+          event(d, "no resume");
           return journal(d, P.Probe, true);
         }
         begin(w, (d._cfg as Config).s[img.s], img.l, x.o, x.k);
         res.resumedAt = x.o;
-        event(d, "resuming at offset " + x.o);
+        event(d, "resume " + x.o);
         return void go(d, P.Probe);
 
       case P.Probe:
@@ -382,16 +378,15 @@ function step(d: Engine) {
           if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + e.message);
           return void go(d, P.Wait, 2500);
         }
-        if (d._ph === P.ProbeRsp) event(d, "the Notecard serves the image without DFU mode");
-        if (!d._copy0) {
+                if (!d._copy0) {
           d._copy0 = p.clock();
           d._from = d._journaled = w._pos;
         }
         return void go(d, P.Copy);
 
       case P.Enter:
-        if (++d._entries > 10) return fail(d, "card", "the Notecard left DFU mode 10 times");
-        event(d, "entering DFU mode");
+        if (++d._entries > 10) return fail(d, "card", "DFU mode lost 10 times");
+        event(d, "enter DFU mode");
         // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
         d._entered = true;
         d._left = false;
@@ -412,12 +407,12 @@ function step(d: Engine) {
       case P.Complete:
         if (!d._entered) return void go(d, P.Verify);
         d._left = true;
-        event(d, "leaving DFU mode");
+        event(d, "leave DFU mode");
         return ask(d, { req: "hub.set", mode: "dfu-completed" }, P.Verify);
 
       case P.Verify:
         if (w._crc !== img.c) {
-          text = "image CRC-32 " + w._crc + " does not match the Notecard's " + img.c;
+          text = "image CRC-32 " + w._crc + ", expected " + img.c;
           if (d._mism) return fail(d, "refused", text + " twice", 1);
           // Once could be a corruption the chunk checks missed: copy it again from the start.
           d._mism = 1;
@@ -425,11 +420,11 @@ function step(d: Engine) {
           return journal(d, P.Recopy, true);
         }
         if (o._verifyMd5 && typeof d._body.md5 === "string") {
-          if (!o._md5) return fail(d, "refused", "verifyMd5 needs the NotecardDFUMD5 add-on");
+          if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
           x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
-          if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 does not match the Notecard's", 1);
+          if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
         }
-        event(d, "image verified (CRC-32 " + img.c + ")");
+        event(d, "verified");
         if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);
         return;
 
@@ -438,18 +433,18 @@ function step(d: Engine) {
 
       case P.Staged:
         if (e) return fail(d, e.code, e.message);
-        event(d, "slot " + img.s + " is the next boot, on trial");
+        event(d, "staged in slot " + img.s);
         return ask(d, { req: "dfu.status", stop: true, status: "installing " + img.v }, P.Stopped);
 
       case P.Stopped:
         res.state = "updated";
-        event(d, "restarting");
+        event(d, "restart");
         finish(d, null);
         return void p.timers.set(p.reboot, 10);
 
       case P.FailRsp:
         text = (d._fail as Fault).message;
-        if (e || v.mode !== "ready" || JSON.stringify(v.body) !== JSON.stringify(d._body)) return fail(d, "io", text + " (not confirmed by a second dfu.status; trying again later)");
+        if (e || v.mode !== "ready" || JSON.stringify(v.body) !== JSON.stringify(d._body)) return fail(d, "io", text + " (not confirmed by a second dfu.status)");
         return ask(d, { req: "dfu.status", stop: true, err: text }, P.Rejected);
 
       case P.Rejected:
@@ -483,7 +478,7 @@ function fail(d: Engine, code: string, text: string, definitive?: number) {
   res.state = definitive ? "failed" : "retry";
   res.error = text;
   d._fail = fault(code as Fault["code"], text);
-  event(d, (definitive ? "update failed: " : "will retry: ") + text);
+  event(d, (definitive ? "failed: " : "retry: ") + text);
   if (!definitive) return finish(d, d._fail);
   // Dropping the Notecard's image is final: first read its description again. A corrupted answer
   // (cards without crc) or an image Notehub replaced meanwhile makes this transient.
@@ -497,7 +492,7 @@ function finish(d: Engine, err: Fault | null) {
   d._ph = P.Done;
   if (d._entered && !d._left) {
     d._left = true;
-    event(d, "leaving DFU mode");
+    event(d, "leave DFU mode");
     return request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._k, 2);
   }
   step(d);

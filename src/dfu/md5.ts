@@ -1,7 +1,14 @@
 // NotecardDFUMD5: MD5 (RFC 1321) in ES5, an optional add-on to NotecardDFU for Notecards that do not
 // send the transport crc (firmware before mid-2023): each chunk is then checked against the MD5 in
-// dfu.get's `status`. Espruino has no native MD5 (espruino-platform.md §5.3); it runs per 64-byte
-// block, so it costs far more than E.CRC32: `npm run bench` reports its price.
+// dfu.get's `status`; also the whole image's MD5 (setup's verifyMd5). Espruino has no native MD5
+// (espruino-platform.md §5.3); it runs per 64-byte block, so it costs far more than E.CRC32:
+// `npm run bench` reports its price.
+
+/** What the runtime calls (pass require("NotecardDFUMD5") as setup's md5 option). */
+export interface Md5AddOn {
+  hex(data: Uint8Array): string;
+  chunk(owner: object, status: unknown, data: Uint8Array): string;
+}
 
 var S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 var K: number[] | null = null;
@@ -52,4 +59,17 @@ export function hex(data: Uint8Array): string {
     }
   }
   return out;
+}
+
+/**
+ * The check of one chunk from a card without crc: "" when it passes, else what is wrong. Once the
+ * card has sent chunk MD5s (remembered on `owner`), a chunk without one is as suspect as one that
+ * fails it.
+ */
+export function chunk(owner: { md5seen?: number }, status: unknown, data: Uint8Array): string {
+  if (typeof status === "string" && status.length === 32 && /^[0-9a-fA-F]+$/.test(status)) {
+    owner.md5seen = 1;
+    return hex(data) === status.toLowerCase() ? "" : "MD5 mismatch";
+  }
+  return owner.md5seen ? "no chunk MD5" : "";
 }

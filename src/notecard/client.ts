@@ -116,7 +116,7 @@ function parse(c: Client): Response {
   while (end > 2 && s.charCodeAt(end - 1) <= 32) end--;
   var nl = s.indexOf("\n", 2), err = s.indexOf('"err":"', 2), pay = s.indexOf('"payload":"', 2);
   // Anything after the first newline would be read as the next answer: flag it for a resync.
-  if (nl >= 2 && nl < end) throw Error("unexpected data after the response");
+  if (nl >= 2 && nl < end) throw Error("data after the response");
   at = end - 23;
   if (at >= 2 && s.charCodeAt(end - 1) === 125 && (s.substr(at, 8) === ',"crc":"' || (at === 3 && s.substr(at, 8) === ' "crc":"'))) {
     var seq = parseInt(s.substr(at + 8, 4), 16);
@@ -129,7 +129,7 @@ function parse(c: Client): Response {
     c._crc = true;
     // Card errors are not CRC errors: only when the crc does not check out, look for `err`.
     if (err < 2 || err >= at) {
-      if (seq !== c._seq) throw Error("response to another request (seq " + seq + ", expected " + c._seq + ")");
+      if (seq !== c._seq) throw Error("response to another request");
       if (!ok) throw Error("CRC error");
     }
     end = at;

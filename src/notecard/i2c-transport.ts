@@ -174,9 +174,9 @@ function step(t: Transport) {
     }
     t._split = false;
     r = p.i2c.readFrom(o[O.Address], n + 2);
-    if (!r || r.length !== n + 2) throw Error("unexpected raw byte count");
-    if (r[1] !== n) throw Error("unexpected protocol byte count");
-    if (r[0] > 253) throw Error("unexpected available byte count");
+    if (!r || r.length !== n + 2) throw Error("bad raw byte count");
+    if (r[1] !== n) throw Error("bad byte count");
+    if (r[0] > 253) throw Error("bad AVAIL");
   } catch (e) {
     if (st < St.Newline) return t._done(t, fault("io", "i2c: " + describe(e)));
     // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
@@ -225,13 +225,13 @@ function step(t: Transport) {
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
   if (len && rx[len + 1] === 10) return t._done(t, null);
   if (len > 0 && now - t._last > o[O.GapTimeoutMs]) return t._done(t, fault("io", "timeout: transaction incomplete"));
-  if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response from Notecard"));
+  if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response"));
   t._st = St.Poll;
   p.timers.set(t._tick, o[O.PollMs]);
 }
 
 function retrySync(t: Transport, wait: number) {
-  if (++t._tries >= t._o[O.ResyncAttempts]) return t._done(t, fault("io", "failed to reset Notecard interface"));
+  if (++t._tries >= t._o[O.ResyncAttempts]) return t._done(t, fault("io", "resync failed"));
   t._st = St.Newline;
   t._p.timers.set(t._tick, wait);
 }

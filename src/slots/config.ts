@@ -56,9 +56,9 @@ export var CONFIG_FILE = "dfu.cfg";
 export function readConfig(storage: StoragePort, board?: string, layout?: Layout): Config | null | Fault {
   var text = storage.read(CONFIG_FILE), c: Config;
   if (text === undefined) return null;
-  try { c = JSON.parse(text); } catch (e) { return fault("layout", CONFIG_FILE + " is damaged: provision again"); }
-  if (board && board !== c.b) return fault("layout", "provisioned for " + (c.b || "a custom layout") + ", not " + board);
-  if (layout && !sameLayout(layout, c)) return fault("layout", "layout differs from the provisioned one");
+  try { c = JSON.parse(text); } catch (e) { return fault("layout", CONFIG_FILE + " damaged"); }
+  if (board && board !== c.b) return fault("layout", "provisioned for " + (c.b || "a layout") + ", not " + board);
+  if (layout && !sameLayout(layout, c)) return fault("layout", "not the provisioned layout");
   return c;
 }
 

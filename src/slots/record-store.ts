@@ -103,7 +103,7 @@ export function load(rs: Records): BootRecord | null {
 /** Appends the record for `event` from the latest state; cb(err) after the last flash operation. */
 export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fault | null) => void) {
   var p = rs._p, from = rs._latest ? rs._latest.s : "none", to = (transitions()[from] as any)[event], i: number;
-  if (!to) return cb(fault("internal", "boot record: no transition from " + from + " on " + event));
+  if (!to) return cb(fault("internal", "record: " + from + " " + event));
   rec.s = to;
   rec.q = rs._latest ? rs._latest.q + 1 : 1;
   for (i = 0; i < 3; i++) {
@@ -112,7 +112,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   }
   if (rec.r) rec.r = rec.r.substr(0, TEXT_MAX);
   var json = JSON.stringify(rec), n = json.length, out = new Uint8Array((n + 9) & ~3), crc: number;
-  if (n > RECORD_SIZE - 6) return cb(fault("internal", "boot record too long"));
+  if (n > RECORD_SIZE - 6) return cb(fault("internal", "record too long"));
   out.fill(0xff);
   p.natives.put(out, json, 6);
   out[4] = n & 0xff;
@@ -158,7 +158,7 @@ export function appendStep(rs: Records) {
     else p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
   } catch (e) {
     rs._busy = false;
-    return rs._cb(fault("flash", "boot record: " + describe(e)));
+    return rs._cb(fault("flash", "record: " + describe(e)));
   }
   rs._latest = rs._rec;
   rs._unit = u;

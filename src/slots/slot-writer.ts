@@ -150,10 +150,10 @@ export function writerStep(w: Writer) {
   } catch (e) {
     return done(w, fault("flash", describe(e)));
   }
-  if (w._dirty) return done(w, fault("flash", "slot holds other data past the journaled offset"));
+  if (w._dirty) return done(w, fault("flash", "slot holds other data"));
   back = readSlot(p, s, w._at, w._n);
   if (back.length !== w._n || nat.crc32(back) !== nat.crc32(nat.view(data, w._off, w._n))) {
-    return done(w, fault("flash", "flash read-back mismatch at offset " + w._at));
+    return done(w, fault("flash", "read-back mismatch at " + w._at));
   }
   w._resumed = false;
   w._pos = end;
