@@ -55,7 +55,7 @@ function bootText() {
       const out = await minify(readFileSync(id, "utf8"), {
         ecma: 5, toplevel: false,
         compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false },
-        mangle: { toplevel: false, reserved: ["__CONFIG__", "__notecardDfu"] },
+        mangle: { toplevel: false, reserved: ["__CONFIG__", "__dfu"] },
         format: { comments: false, ascii_only: true }
       });
       writeFileSync("dist/selector.min.js", out.code);

@@ -106,6 +106,7 @@ export class SimBoard {
       CRC32: (d: string | Uint8Array) => crc32(d),
       toString: (d: Uint8Array | string) => (typeof d === "string" ? d : textOf(d)),
       toUint8Array: (d: string | Uint8Array) => (typeof d === "string" ? bytesOf(d) : Uint8Array.from(d)),
+      toArrayBuffer: (d: string) => bytesOf(d).buffer,
       memoryArea: (addr: number, len: number) => textOf(flash.read(len, addr)),
       reboot: () => { res.rebootRequested = true; },
       enableWatchdog: (sec: number, auto: boolean) => { res.watchdog.push([sec, auto]); }
