@@ -261,6 +261,25 @@ describe("update engine (built bundle)", function () {
       assert.ok(board.clock.now > 60e3 + 120e3 + 30e3 * 3, `gaps should grow: ${board.clock.now}`);
     });
 
+    it("start() called while a check runs schedules the periodic checks once that check ends", function () {
+      const { board } = ready({ version: "1.0.0" });
+      const dfu = device(board, "1.0.0");
+      let first: any = null;
+      dfu.check((err: any, res: any) => { first = res; });
+      dfu.start(60e3);
+      board.clock.runUntil(() => first !== null, 3600e3);
+      assert.equal(first.state, "current");
+      const ended = board.clock.now, before = requests(board, "dfu.status").length;
+      board.clock.runUntil(() => requests(board, "dfu.status").length > before, 3600e3);
+      assert.ok(requests(board, "dfu.status").length > before, "a periodic check followed");
+      assert.ok(board.clock.now - ended >= 60e3 && board.clock.now - ended < 61e3, `after the interval: ${board.clock.now - ended} ms`);
+      dfu.stop();
+      const stopped = requests(board, "dfu.status").length;
+      board.clock.advance(5 * 60e3);
+      board.clock.runUntil(() => board.clock.pending() === 0, 60e3);
+      assert.ok(requests(board, "dfu.status").length <= stopped + 2, "stop() ends them (the check under way may finish)");
+    });
+
     it("refuses a second check while one is running", function () {
       const { board } = ready();
       const dfu = device(board, "1.0.0");

@@ -112,8 +112,9 @@ function onWire(c: Client, err: Fault | null) {
  */
 function parse(c: Client): Response {
   var rx = c._rx, s = c._p.natives.text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
-  // Text and CRC work on the buffer's own bytes: s is rx itself on Espruino.
-  while (end > 2 && s.charCodeAt(end - 1) <= 32) end--;
+  // Text and CRC work on the buffer's own bytes: s is rx itself on Espruino. The line ends "\r\n".
+  if (s.charCodeAt(end - 1) === 10) end--;
+  if (s.charCodeAt(end - 1) === 13) end--;
   var nl = s.indexOf("\n", 2), err = s.indexOf('"err":"', 2), pay = s.indexOf('"payload":"', 2);
   // Anything after the first newline would be read as the next answer: flag it for a resync.
   if (nl >= 2 && nl < end) throw Error("data after the response");

@@ -104,7 +104,7 @@ export function createTransport(t: Transport, p: Ports, o: number[], rxBytes: nu
   t._expect = 0;
   t._idle = idle;
   t._done = done;
-  t._tick = function () { step(t); };
+  t._tick = function () { wireStep(t); };
 }
 
 /** Runs _idle after ms. Only one timer is ever pending: callers schedule only when not already Idle. */
@@ -120,11 +120,11 @@ export function transact(t: Transport, line: string, cmd: boolean, resync?: bool
   t._cmd = cmd;
   t._st = resync ? St.Newline : line ? St.Write : St.Listen;
   if (resync) t._p.timers.set(t._tick, t._o[O.ResetSettleMs]);
-  else step(t);
+  else wireStep(t);
 }
 
-function step(t: Transport) {
-  var o = t._o, p = t._p, st = t._st, rx = t._rx, now = p.clock(), wait = 0, r: Uint8Array, n: number, i: number;
+function wireStep(t: Transport) {
+  var o = t._o, p = t._p, st = t._st, rx = t._rx, now = p.clock(), wait = 0, r: Uint8Array, n: number;
   if (st === St.Idle) return t._idle(t);
   if (st === St.Sent) return t._done(t, null);
   // Only the bus calls are guarded: what the callbacks throw is theirs.
@@ -187,21 +187,7 @@ function step(t: Transport) {
     return retrySync(t, o[O.NackBackoffMs]);
   }
   var avail = r[0], len = t._len;
-  if (st >= St.Drain) {
-    // Resync drain: only CR/LF for drainMs means the card is in step with us.
-    for (i = 2; i < n + 2; i++) {
-      t._any = true;
-      if (r[i] !== 10 && r[i] !== 13) {
-        t._other = true;
-        t._t0 = now;
-      }
-    }
-    t._more = Math.min(avail, o[O.Mtu], 128);
-    t._st = avail ? St.DrainMore : St.Drain;
-    if (avail || now - t._t0 < o[O.DrainMs]) return void p.timers.set(t._tick, avail ? 0 : 20);
-    if (t._any && !t._other) return t._done(t, null);
-    return retrySync(t, 0);
-  }
+  if (st >= St.Drain) return drained(t, r, now);
   if (st === St.Poll && ++t._polls && avail > 0 && !len) {
     // Hit on the first query: try a little sooner next time; missed: the answer came within the
     // last poll interval.
@@ -228,6 +214,23 @@ function step(t: Transport) {
   if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response"));
   t._st = St.Poll;
   p.timers.set(t._tick, o[O.PollMs]);
+}
+
+/** Resync drain: only CR/LF for drainMs means the card is in step with us. */
+function drained(t: Transport, r: Uint8Array, now: number) {
+  var o = t._o, avail = r[0];
+  for (var i = 2; i < r[1] + 2; i++) {
+    t._any = true;
+    if (r[i] !== 10 && r[i] !== 13) {
+      t._other = true;
+      t._t0 = now;
+    }
+  }
+  t._more = Math.min(avail, o[O.Mtu], 128);
+  t._st = avail ? St.DrainMore : St.Drain;
+  if (avail || now - t._t0 < o[O.DrainMs]) return void t._p.timers.set(t._tick, avail ? 0 : 20);
+  if (t._any && !t._other) return t._done(t, null);
+  retrySync(t, 0);
 }
 
 function retrySync(t: Transport, wait: number) {

@@ -38,6 +38,9 @@ function ready(c: Case) {
   return board;
 }
 
+/** The error codes the README documents. */
+const CODES = ["io", "card", "refused", "flash", "layout", "busy", "internal"];
+
 const dfuGet = (req: any) => req.req === "dfu.get" && req.length > 0;
 const status = (req: any) => req.req === "dfu.status" && !req.stop && !req.err;
 
@@ -78,6 +81,12 @@ describe("bad-input catalogue", function () {
       for (let i = 0; i < (c.checks ?? 1); i++) ({ err, result } = check(board, device(board, "1.0.0", c.options ?? {}), 24 * 3600e3));
       assert.equal(result.state, c.state, err && err.message);
       assert.match((err && err.message) || result.error || "", c.error);
+      // One error shape: null, or an Error with a documented code.
+      if (err) {
+        assert.ok(err instanceof Error, "an Error");
+        assert.ok(CODES.indexOf(err.code) >= 0, "documented code: " + err.code);
+        assert.equal(err.code === "refused", c.state === "failed", "refused exactly when the image is dropped");
+      } else assert.equal(c.state === "failed" || c.state === "retry", false);
       assert.equal(board.card.hubMode, "periodic", "the Notecard was left in DFU mode");
       if (c.state === "updated") return;
       const dropped = board.card.reports.some((r) => r.req.stop);
