@@ -30,15 +30,10 @@ export interface Client extends Transport {
   _payEnd: number;
 }
 
-function hex(n: number, digits: number): string {
-  var s = (n >>> 0).toString(16).toUpperCase();
-  while (s.length < digits) s = "0" + s;
-  return s;
-}
-
 /** Inserts `,"crc":"SSSS:CCCCCCCC"` before the final brace (a space instead of the comma for `{}`). */
 export function addCrc(json: string, seq: number, crc: number): string {
-  return json.substr(0, json.length - 1) + (json === "{}" ? " " : ",") + '"crc":"' + hex(seq, 4) + ":" + hex(crc, 8) + '"}';
+  var h = (0x10000 + seq).toString(16).substr(1) + ":" + ("0000000" + (crc >>> 0).toString(16)).substr(-8);
+  return json.substr(0, json.length - 1) + (json === "{}" ? " " : ",") + '"crc":"' + h.toUpperCase() + '"}';
 }
 
 export function createClient(p: Ports, o: number[], rxBytes: number, retries: number, retryMs: number): Client {
