@@ -1,17 +1,19 @@
 // npm run bench: transfer time against the I2C wire floor and the reference loop's parameters,
-// host CPU per MiB, bundle size and heap per chunk size, from one run. `-- --save` writes
-// bench/results.md with the machine description.
+// host CPU per MiB, the shipped files' sizes and, given interpreters (ESPRUINO_BIN,
+// ESPRUINO_FIXED_BIN), the hot path and the module's JsVars per chunk size, from one run.
+// `-- --save` writes bench/results.md with the machine description.
 import { execFileSync } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "fs";
 import { cpus, tmpdir, totalmem } from "os";
 import { join, resolve } from "path";
-import { appImage, loadBundle, SimBoard } from "../sim/board";
+import { appImage, loadBundle, loadInstall, SimBoard } from "../sim/board";
 import { uniformPages } from "../sim/flash";
-import { BUNDLE_BUDGET_BYTES } from "../tools/espruino-gate";
-import { md5Source } from "../test/helpers/bundle";
+import { BUDGETS, RUNTIME_TARGET_BYTES } from "../tools/espruino-gate";
+import { measureRam } from "../test/helpers/ram";
 
 const ROOT = resolve(__dirname, "..");
 const NotecardDFU = loadBundle();
+const Install = loadInstall();
 const LATENCY_MS = 10; // card processing per request: the stated latency model
 const KiB = 1024;
 
@@ -31,12 +33,12 @@ function transfer(size: number, bitrate: number, options: any): Run {
   const common = Object.assign(board.ports(), { layout, memoryMapped: false });
   board.saveApp(appImage("1.0.0"));
   let done: any = null;
-  NotecardDFU.setup(Object.assign({}, common, { version: "1.0.0" })).provision(undefined, (e: any) => { done = e || "ok"; });
+  Install.provision(Object.assign({}, common, { version: "1.0.0" }), undefined, (e: any) => { done = e || "ok"; });
   board.clock.runUntil(() => done !== null);
   board.card.stage({ data: new Uint8Array(Buffer.from(appImage("2.0.0", { size }), "latin1")), version: "2.0.0" });
   let start = -1, end = -1, wire0 = 0, bus0 = 0;
   const dfu = NotecardDFU.setup(Object.assign({}, common, { version: "1.0.0" }, options, {
-    onEvent: (t: string) => { if (/^image verified/.test(t)) end = board.clock.now; }
+    onEvent: (t: string) => { if (/^verified/.test(t)) end = board.clock.now; }
   }));
   board.card.onRequest = (req) => {
     if (req.req === "dfu.get" && req.length > 0 && start < 0) { start = board.clock.now; bus0 = board.card.busTimeMs; wire0 = board.card.portCalls; }
@@ -73,7 +75,8 @@ function wireFloor(size: number, chunk: number, bitrate: number, sample: Run): n
   return (bits / bitrate) + ms / 1000;
 }
 
-const NOTE_C_REFERENCE = { profile: "note-c", chunkSize: 4096 };
+/** note-c's pacing with note-arduino on a generic Arduino (30-byte Wire buffer), as transport overrides (README). */
+const NOTE_C_REFERENCE = { chunkSize: 4096, transport: { mtu: 30, gapMs: 6, chunkDelayMs: 20, readDelayMs: 2, pollMs: 50 } };
 
 function fmt(n: number, d = 2): string {
   return n.toFixed(d);
@@ -85,11 +88,13 @@ function espruinoMeasurements(): { hot?: string; md5?: string } {
   const dir = mkdtempSync(join(tmpdir(), "notecard-dfu-bench-"));
   const run = (code: string) => execFileSync(bin, ["-e", code], { cwd: dir, input: "", encoding: "utf8", timeout: 300e3 });
   copyFileSync(join(ROOT, "dist/NotecardDFU.min.js"), join(dir, "m.js"));
+  copyFileSync(join(ROOT, "dist/NotecardDFUInstall.min.js"), join(dir, "i.js"));
+  copyFileSync(join(ROOT, "dist/NotecardDFUMD5.min.js"), join(dir, "md5.js"));
   const fake = readFileSync(join(ROOT, "test/espruino/fake-notecard.js"), "utf8");
   const out: { hot?: string; md5?: string } = {};
-  const md5 = run(md5Source() + `
+  const md5 = run(`Modules.addCached("NotecardDFUMD5", require("fs").readFileSync("md5.js")); var M = require("NotecardDFUMD5");
     var d = new Uint8Array(4096); for (var i = 0; i < 4096; i++) d[i] = (i * 7) & 255;
-    var t0 = getTime(); for (i = 0; i < 5; i++) md5Hex(d); var t1 = getTime();
+    var t0 = getTime(); for (i = 0; i < 5; i++) M.hex(d); var t1 = getTime();
     for (i = 0; i < 50; i++) E.CRC32(d); var t2 = getTime();
     print("MD5 " + ((t1 - t0) * 1000 / 5).toFixed(2) + " " + ((t2 - t1) * 1000 / 50).toFixed(3));`);
   const mm = /MD5 ([\d.]+) ([\d.]+)/.exec(md5);
@@ -102,10 +107,11 @@ function espruinoMeasurements(): { hot?: string; md5?: string } {
   // with memory-mapped flash does.
   const hot = run(fake + `
     Modules.addCached("NotecardDFU", require("fs").readFileSync("m.js"));
+    Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("i.js"));
     var img = ""; for (var i = 0; i < 14 * 4096; i++) img += String.fromCharCode((i * 13 + (i >> 8)) & 255);
     require("Storage").write(".bootcde", "print(1);");
     var F = require("Flash");
-    require("NotecardDFU").setup({ i2c: {}, board: "LINUX", version: "1.0.0" }).provision(undefined, function () {
+    require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function () {
       var card = new FakeNotecard(img);
       var js = 0, bus = 0, erase = 0, timing = false;
       function timed(fn, add) { return function () { var t = getTime(); var r = fn.apply(null, arguments); add(getTime() - t); return r; }; }
@@ -136,6 +142,24 @@ function espruinoMeasurements(): { hot?: string; md5?: string } {
   return out;
 }
 
+/**
+ * JsVars on an interpreter with a fixed variable count (ESPRUINO_FIXED_BIN, e.g. Puck.js's 2,630):
+ * require from Storage, setup, and the peak of a whole 12 KB update above the usage before require,
+ * per chunk size; and provisioning with the install module.
+ */
+function ramTable(say: (s?: string) => void, bytes: (f: string) => number) {
+  const bin = process.env.ESPRUINO_FIXED_BIN;
+  if (!bin || !existsSync(bin)) return say("JsVars: not measured (set ESPRUINO_FIXED_BIN to an Espruino Linux build with a fixed variable count)");
+  say("| chunk | runtime B | install B | require | setup | update peak (module share) | install require | provisioning peak | of JsVars |");
+  say("|---|---|---|---|---|---|---|---|---|");
+  for (const chunk of [1024, 2048, 4096]) {
+    const r = measureRam(bin, chunk);
+    const ok = r.state === "updated" && !/MEMORY/.test(r.out);
+    say(`| ${chunk} | ${bytes("NotecardDFU.min.js")} | ${bytes("NotecardDFUInstall.min.js")} | ${r.require} | ${r.setup} | ${ok ? r.peak : "FAILED: " + r.state} | ${r.installRequire} | ${r.provisionPeak} | ${r.total} |`);
+  }
+  say("JsVars from process.memory() after a garbage collection: 12 KB image, Storage-file slots, modules stored in Storage, a fake Notecard serving replies the host precomputed; peak sampled at every bus read. Targets (1 KiB): require <= 350, setup <= 250, peak <= 800.");
+}
+
 function main() {
   const save = process.argv.includes("--save");
   const lines: string[] = [];
@@ -160,23 +184,27 @@ function main() {
   const big = transfer(1024 * KiB, 400000, { chunkSize: 4096 });
   cpuMiB = big.cpuMs;
   say("");
-  say(`(b): 4096-byte base64 chunks, 30-byte transfers, note-c's 6/20/250 ms delays, 2 ms setup-to-read, 50 ms polling (profile "note-c").`);
+  say(`(b): 4096-byte base64 chunks, 30-byte transfers, note-c's 6/20/250 ms delays, 2 ms setup-to-read, 50 ms polling (the note-c transport overrides).`);
   say(`(c): bytes of every request and response line plus Serial-over-I2C framing at 9 bits/byte + START/STOP, 1 ms after each write.`);
   say("");
-  const size = readFileSync(join(ROOT, "dist/NotecardDFU.min.js")).length;
+  const bytes = (f: string) => readFileSync(join(ROOT, "dist", f)).length;
+  const size = bytes("NotecardDFU.min.js");
   say(`host CPU (Node ${process.version}): ${fmt(cpuMiB, 0)} ms per MiB through dist/NotecardDFU.js with simulated ports (simulators included)`);
-  say(`bundle: dist/NotecardDFU.min.js ${size} bytes (gate budget ${BUNDLE_BUDGET_BYTES}; target 12288)`);
+  say("");
+  say("| file (minified) | bytes | gate budget |");
+  say("|---|---|---|");
+  for (const f of Object.keys(BUDGETS)) say(`| ${f} | ${bytes(f)} | ${BUDGETS[f]} |`);
+  say(`runtime target: ${RUNTIME_TARGET_BYTES} bytes`);
+  say("");
+  ramTable(say, bytes);
+  say("");
   const esp = espruinoMeasurements();
   if (esp.md5) say(`chunk MD5 (only for cards that do not echo the crc): ${esp.md5}`);
   if (esp.hot) say(`Espruino hot path: ${esp.hot}`);
   else say("Espruino hot path: not measured (set ESPRUINO_BIN to an Espruino Linux build)");
-  // Estimated, not measured: the Linux build grows its variable pool on demand and collects lazily,
-  // so its process.memory() figures count garbage, not a board's peak.
-  const est = [1024, 2048, 4096].map((c) => `${c} B: ~${Math.round((4 / 3) * c + 256 + c + 8 + (4 / 3) * c + 100 + (4 / 3) * c + c)} B`).join(", ");
-  say(`peak heap per chunk (estimated: receive buffer + chunk buffer, allocated once, + reply text + base64 payload + decoded bytes): ${est}`);
   say("");
   const worst = (xs: number[]) => Math.max(...xs), least = (xs: number[]) => Math.min(...xs);
-  say(`targets: a/c <= 1.15 (worst ${fmt(worst(ratios.ac))}); b/a >= 2.5 (least ${fmt(least(ratios.ba))}); hot path <= 1.5x natives; bundle <= 12 KB (${size} B)`);
+  say(`targets: a/c <= 1.15 (worst ${fmt(worst(ratios.ac))}); b/a >= 2.5 (least ${fmt(least(ratios.ba))}); hot path <= 1.5x natives; runtime <= ${RUNTIME_TARGET_BYTES} B (${size} B)`);
   if (save) {
     const machine = `${cpus()[0].model}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}`;
     writeFileSync(join(ROOT, "bench/results.md"), "# Benchmark results\n\nMachine: " + machine + "\n\n" + lines.join("\n") + "\n");

@@ -4,6 +4,9 @@ import { spawnSync } from "child_process";
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import CRC32 from "crc-32";
+import { appImage, SimBoard } from "../sim/board";
+import { checkSource } from "../tools/espruino-gate";
+import { Install } from "./helpers/device";
 import { tempDir } from "./helpers/espruino";
 
 const CLI = "dist/node/tools/cli.js";
@@ -60,6 +63,27 @@ describe("notecard-dfu CLI", function () {
       assert.equal(code, 1);
       assert.match(out, /larger than slot/);
       assert.match(out, /FAILED: expected v2 installed and confirmed/);
+    });
+  });
+
+  describe("provision-script", function () {
+    it("prints ES5 that provisions the board with the install module and then erases it", function () {
+      const r = run("provision-script", "--board", "LINUX", "--version", "1.0.0");
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(checkSource(r.out), []);
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0"));
+      board.storage.write("NotecardDFUInstall", "(the module's text)");
+      const printed: string[] = [];
+      // What the board provides: the module as stored, bound to this board's hardware, and Storage.
+      const req = (name: string) => name === "NotecardDFUInstall"
+        ? { provision: (o: any, code: any, cb: any) => Install.provision(Object.assign(board.ports(), o), code, cb) }
+        : name === "Storage" ? board.storage : undefined;
+      new Function("require", "print", r.out)(req, (t: string) => printed.push(t));
+      board.clock.runUntil(() => printed.length > 0);
+      assert.match(printed[0], /^provisioned: \{"state":"confirmed","slot":0,"version":"1.0.0"/, printed.join("\n"));
+      assert.equal(board.storage.read("NotecardDFUInstall"), undefined, "the install module is erased");
+      assert.equal(board.boot().ran, "1.0.0");
     });
   });
 

@@ -72,9 +72,13 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "provision-script") {
     if (!a.board || !a.version) { console.error(USAGE); return 2; }
     console.log(`// Paste once into the Espruino Web IDE (or send with the espruino CLI) after saving your app to flash
-// and storing the module as "NotecardDFU": it copies .bootcde into slot 0 and installs the boot selector.
-require("NotecardDFU").setup({ i2c: I2C1, board: ${JSON.stringify(a.board)}, version: ${JSON.stringify(a.version)} })
-  .provision(undefined, function (err, info) { print(err ? "provision failed: " + err : "provisioned: " + JSON.stringify(info)); });`);
+// and storing the modules "NotecardDFU" and "NotecardDFUInstall": it checks the layout, copies
+// .bootcde into slot 0, installs the boot selector, then erases the install module it no longer needs.
+require("NotecardDFUInstall").provision({ board: ${JSON.stringify(a.board)}, version: ${JSON.stringify(a.version)} }, undefined, function (err, info) {
+  if (err) return print("provision failed: " + err.code + " " + err.message);
+  require("Storage").erase("NotecardDFUInstall");
+  print("provisioned: " + JSON.stringify(info));
+});`);
     return 0;
   }
   console.error(USAGE);

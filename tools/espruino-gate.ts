@@ -4,12 +4,20 @@
 import * as acorn from "acorn";
 
 /**
- * The minified module's size budget, in bytes: the one place it is kept. It started at 12 KB; the
- * full loop (transport, client, engine, slot writer, boot record, layout checks, the 2 KB boot
- * selector it installs and the board table) measures about 29 KB, so the budget holds that with a
- * little room and catches growth. npm run bench reports the size against the 12 KB target.
+ * Size budgets of the shipped files, in bytes: the one place they are kept.
+ * - The runtime's target is 12 KB. Everything needed only once (provisioning, layout checks, the
+ *   board table, the selector's text) is in the install module and the crc-less card's MD5 in an
+ *   add-on, and the runtime measures about 19 KB: the budget holds that with a little room and
+ *   catches growth; npm run bench reports the size against the 12 KB target.
+ * - The install module is erased after provisioning; the selector lives in .boot0 on every board.
  */
-export const BUNDLE_BUDGET_BYTES = 30 * 1024;
+export const BUDGETS: { [file: string]: number } = {
+  "NotecardDFU.min.js": 20000,
+  "NotecardDFUInstall.min.js": 12288,
+  "NotecardDFUMD5.min.js": 1536,
+  "selector.min.js": 1536
+};
+export const RUNTIME_TARGET_BYTES = 12288;
 
 export interface Violation {
   rule: string;
@@ -238,7 +246,9 @@ export function checkSource(src: string): Violation[] {
   return out;
 }
 
-/** Size check of the minified bundle against BUNDLE_BUDGET_BYTES. */
-export function checkSize(bytes: number, budget = BUNDLE_BUDGET_BYTES): Violation[] {
-  return bytes > budget ? [{ rule: "size-budget", message: `minified bundle is ${bytes} bytes, over the budget of ${budget}` }] : [];
+/** Size check of a minified file against its budget in BUDGETS. */
+export function checkSize(file: string, bytes: number): Violation[] {
+  const budget = BUDGETS[file];
+  if (budget === undefined) return [{ rule: "size-budget", message: `${file} has no budget` }];
+  return bytes > budget ? [{ rule: "size-budget", message: `${file} is ${bytes} bytes, over its budget of ${budget}` }] : [];
 }

@@ -84,8 +84,8 @@ describe("bad-input catalogue", function () {
       // One error shape: null, or an Error with a documented code.
       if (err) {
         assert.ok(err instanceof Error, "an Error");
-        assert.ok(CODES.indexOf(err.code) >= 0, "documented code: " + err.code);
-        assert.equal(err.code === "refused", c.state === "failed", "refused exactly when the image is dropped");
+        assert.ok(CODES.indexOf((err as any).code) >= 0, "documented code: " + (err as any).code);
+        assert.equal((err as any).code === "refused", c.state === "failed", "refused exactly when the image is dropped");
       } else assert.equal(c.state === "failed" || c.state === "retry", false);
       assert.equal(board.card.hubMode, "periodic", "the Notecard was left in DFU mode");
       if (c.state === "updated") return;
