@@ -2,6 +2,7 @@
 // DFU mode, the keep-alive on a slow link, every gate, and every failure path leaving the Notecard
 // out of DFU mode with the running image intact.
 import { strict as assert } from "assert";
+import { nodeNatives } from "../sim/natives";
 import { appImage, SimBoard } from "../sim/board";
 import { PowerCut } from "../sim/power";
 import { check, confirm, device, provision } from "./helpers/device";
@@ -278,6 +279,19 @@ describe("update engine (built bundle)", function () {
       board.clock.advance(5 * 60e3);
       board.clock.runUntil(() => board.clock.pending() === 0, 60e3);
       assert.ok(requests(board, "dfu.status").length <= stopped + 2, "stop() ends them (the check under way may finish)");
+    });
+
+    it("holds one receive buffer for a whole cycle, sized from chunkSize, and gives it back when idle", function () {
+      const { board } = ready({ size: 8000 });
+      const buffers = new Set<Uint8Array>();
+      const natives = Object.assign({}, nodeNatives, { text: (b: Uint8Array) => { if (b.length > 300) buffers.add(b); return nodeNatives.text(b); } });
+      const dfu = device(board, "1.0.0", { chunkSize: 1024, natives });
+      assert.ok(!dfu._d._c._rx, "nothing allocated before the first request");
+      const { result } = check(board, dfu);
+      assert.equal(result.state, "updated");
+      assert.equal(buffers.size, 1, "one buffer for every exchange of the cycle");
+      assert.equal([...buffers][0].length, 4 * Math.ceil(1024 / 3) + 256 + 2);
+      assert.ok(!dfu._d._c._rx, "given back once the cycle ended");
     });
 
     it("refuses a second check while one is running", function () {

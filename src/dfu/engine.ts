@@ -4,7 +4,7 @@
 // (FLOW in go()) says which phase may follow which, and every exit passes through finish(), which
 // leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
 // for as long as the module is loaded, code inside a function costs none.
-import { Client, payload, request, Response } from "../notecard/client";
+import { Client, payload, release, request, Response } from "../notecard/client";
 import { describe, fault, Fault } from "../errors";
 import { Ports } from "../ports";
 import { Config, Layout, readConfig } from "../slots/config";
@@ -138,6 +138,8 @@ export function records(d: Engine): Records | null | Fault {
 export function check(d: Engine, cb: CheckCallback) {
   if (d._busy) return cb(fault("busy", "check already running"), { state: "retry", error: "busy" });
   d._busy = true;
+  // The link keeps its receive buffer for the whole cycle: nothing is allocated per exchange.
+  d._c._hold = true;
   d._cb = cb;
   d._res = { state: "idle" };
   d._entered = d._left = d._restarted = false;
@@ -458,6 +460,8 @@ function step(d: Engine) {
 
       case P.Done:
         d._busy = false;
+        d._c._hold = false;
+        release(d._c);
         d._ph = P.Idle;
         if (d._fail && !res.error) res.error = d._fail.message;
         d._cb(d._fail, res);

@@ -25,6 +25,8 @@ export interface Client extends Transport {
   _try: number;
   _retries: number;
   _retryMs: number;
+  /** The receive buffer is kept between requests (an update cycle runs); else it goes when the queue is empty. */
+  _hold: boolean;
   /** Where the last response's payload lies in the receive buffer, or -1. */
   _pay: number;
   _payEnd: number;
@@ -71,6 +73,12 @@ function finish(c: Client, err: Fault | null, rsp?: Response) {
   c._req = null;
   if (c._q.length) idle(c, 0);
   cb(err, rsp);
+  release(c);
+}
+
+/** Gives the receive buffer back to the application when nothing needs it (after the callback has read it). */
+export function release(c: Client) {
+  if (!c._hold && !c._req && !c._q.length) c._rx = null;
 }
 
 function onWire(c: Client, err: Fault | null) {
@@ -86,7 +94,7 @@ function onWire(c: Client, err: Fault | null) {
   if (!err) {
     e = rsp!.err;
     if (typeof e !== "string") {
-      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p.natives.text(c._rx).substring(c._pay, c._payEnd);
+      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p.natives.text(c._rx as Uint8Array).substring(c._pay, c._payEnd);
       return finish(c, null, rsp!);
     }
     if (e.indexOf("{heartbeat}") >= 0) return transact(c, "", false);
@@ -106,7 +114,7 @@ function onWire(c: Client, err: Fault | null) {
  * (its value reads "") and located in _pay.._payEnd. Throws what is wrong with the line.
  */
 function parse(c: Client): Response {
-  var rx = c._rx, s = c._p.natives.text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
+  var rx = c._rx as Uint8Array, s = c._p.natives.text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
   // Text and CRC work on the buffer's own bytes: s is rx itself on Espruino. The line ends "\r\n".
   if (s.charCodeAt(end - 1) === 10) end--;
   if (s.charCodeAt(end - 1) === 13) end--;
@@ -149,7 +157,7 @@ function parse(c: Client): Response {
  * from one native pass over the buffer. Returns it, or what is wrong with it.
  */
 export function payload(c: Client, prefix: string, n: number): string | Fault {
-  var p = c._p, rx = c._rx, a = c._pay, b = c._payEnd, s: string, eq: number;
+  var p = c._p, rx = c._rx as Uint8Array, a = c._pay, b = c._payEnd, s: string, eq: number;
   if (a < 0) return fault("io", "no payload");
   rx.fill(32, 0, a);
   rx.fill(32, b);

@@ -65,8 +65,13 @@ export interface Transport {
   _p: Ports;
   /** Options, indexed by O. */
   _o: number[];
-  /** Received line at [2, 2 + _len); the two bytes before it take each read's header. Writes are sent from it too. */
-  _rx: Uint8Array;
+  /**
+   * Received line at [2, 2 + _len); the two bytes before it take each read's header. Writes are
+   * sent from it too. Allocated when the bus is first used and held while its owner needs it
+   * (see the client); _size bytes.
+   */
+  _rx: Uint8Array | null;
+  _size: number;
   _hdr: Uint8Array;
   _st: St;
   /** The line being sent, and how far; a command expects no answer. */
@@ -99,7 +104,7 @@ export interface Transport {
 export function createTransport(t: Transport, p: Ports, o: number[], rxBytes: number, idle: (t: any) => void, done: (t: any, err: Fault | null) => void) {
   t._p = p;
   t._o = o;
-  t._rx = new Uint8Array(Math.max(rxBytes, 254) + 2);
+  t._size = Math.max(rxBytes, 254) + 2;
   t._hdr = new Uint8Array(2);
   t._expect = 0;
   t._idle = idle;
@@ -115,6 +120,7 @@ export function idle(t: Transport, ms: number) {
 
 /** Sends `line` (ending "\n"; "" = only read, e.g. after a heartbeat) and reads one line, unless `cmd`; or, with resync, resynchronises. */
 export function transact(t: Transport, line: string, cmd: boolean, resync?: boolean) {
+  if (!t._rx) t._rx = new Uint8Array(t._size);
   t._out = line;
   t._off = t._seg = t._tries = 0;
   t._cmd = cmd;
@@ -124,7 +130,7 @@ export function transact(t: Transport, line: string, cmd: boolean, resync?: bool
 }
 
 function wireStep(t: Transport) {
-  var o = t._o, p = t._p, st = t._st, rx = t._rx, now = p.clock(), wait = 0, r: Uint8Array, n: number;
+  var o = t._o, p = t._p, st = t._st, rx = t._rx as Uint8Array, now = p.clock(), wait = 0, r: Uint8Array, n: number;
   if (st === St.Idle) return t._idle(t);
   if (st === St.Sent) return t._done(t, null);
   // Only the bus calls are guarded: what the callbacks throw is theirs.
