@@ -160,6 +160,24 @@ function ramTable(say: (s?: string) => void, bytes: (f: string) => number) {
   say("JsVars from process.memory() after a garbage collection: 12 KB image, Storage-file slots, modules stored in Storage, a fake Notecard serving replies the host precomputed; peak sampled at every bus read. Targets (1 KiB): require <= 350, setup <= 250, peak <= 800.");
 }
 
+/**
+ * Where the runtime's bytes go: each source file it bundles, compiled to ES5 and minified alone
+ * with the build's settings (a little more than its share of the bundle, which minifies across files).
+ */
+async function sizeBySource(say: (s?: string) => void) {
+  const ts = await import("typescript");
+  const { minify } = await import("terser");
+  const files = ["notecard/i2c-transport", "notecard/client", "dfu/engine", "dfu/crc32", "dfu/version", "slots/config", "slots/record-store", "slots/states", "slots/slot-writer", "boot/trial", "platform", "errors", "index"];
+  const rows: [string, number][] = [];
+  for (const f of files) {
+    const src = readFileSync(join(ROOT, "src", f + ".ts"), "utf8");
+    const js = ts.transpileModule(src, { compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.ESNext } }).outputText;
+    const out = await minify(js, { ecma: 5, module: true, compress: { passes: 2 }, mangle: { properties: { regex: /^_[a-z0-9]/i } }, format: { comments: false } });
+    rows.push([f, (out.code || "").replace(/^import[^;]*;/gm, "").length]);
+  }
+  say("runtime by source file (each minified alone): " + rows.map(([f, n]) => `${f} ${n}`).join(", ") + `; sum ${rows.reduce((a, r) => a + r[1], 0)}`);
+}
+
 function main() {
   const save = process.argv.includes("--save");
   const lines: string[] = [];
@@ -195,6 +213,10 @@ function main() {
   say("|---|---|---|");
   for (const f of Object.keys(BUDGETS)) say(`| ${f} | ${bytes(f)} | ${BUDGETS[f]} |`);
   say(`runtime target: ${RUNTIME_TARGET_BYTES} bytes`);
+  return sizeBySource(say).then(() => finishMain(say, lines, save, bytes, size, ratios, cpuMiB));
+}
+
+function finishMain(say: (s?: string) => void, lines: string[], save: boolean, bytes: (f: string) => number, size: number, ratios: { ac: number[]; ba: number[] }, cpuMiB: number) {
   say("");
   ramTable(say, bytes);
   say("");
@@ -212,4 +234,4 @@ function main() {
   }
 }
 
-main();
+Promise.resolve(main()).catch((e) => { console.error(e); process.exit(1); });
