@@ -56,7 +56,7 @@ describe("the espruino CLI against a running interpreter over telnet (ESPRUINO_B
       return (/RESULT (.*)/.exec(out) || ["", ""])[1].trim();
     };
 
-    let out = cli("--storage", "NotecardDFU:" + join(ROOT, "dist/NotecardDFU.min.js"), "--storage", "NotecardDFUInstall:" + join(ROOT, "dist/NotecardDFUInstall.min.js"),
+    let out = cli("--storage", "NotecardDFU:modules/NotecardDFU.min.js", "--storage", "NotecardDFUInstall:modules/NotecardDFUInstall.min.js",
       "-e", `print("STORED " + require("Storage").list(/NotecardDFU/).sort().join());`);
     assert.match(out, /STORED NotecardDFU,NotecardDFUInstall/, out);
     assert.doesNotMatch(out, /getURL|error|not found/i, "the offline upload is quiet: " + out);
