@@ -60,7 +60,7 @@ interface Uint8Array {
   fill(value: number, start?: number, end?: number): Uint8Array;
 }
 
-/** The board profiles (boards/*.json), reduced to what setup() needs, provided by the build. */
+/** The board profiles (boards/*.json), reduced to what provisioning needs, provided by the build. */
 declare module "notecard-dfu:boards" {
   export var BOARDS: { [name: string]: { layout: import("../src/slots/config").Layout; memoryMapped: boolean; chunkSize: number } };
 }

@@ -34,7 +34,7 @@ function hex(n: number): string {
 }
 
 /** Erase pages covering [addr, addr + length), or a problem text. */
-export function pagesOf(flash: FlashPort, addr: number, length: number): number[] | string {
+function pagesOf(flash: FlashPort, addr: number, length: number): number[] | string {
   var pages: number[] = [], at = addr;
   while (at < addr + length) {
     var p = flash.getPage(at);
@@ -56,7 +56,7 @@ function recordUnits(flash: FlashPort, spec: RecordSpec): number[] | string {
 }
 
 /** "" when the layout is safe, else what is wrong with it. */
-export function checkLayout(layout: Layout, flash: FlashPort): string {
+function checkLayout(layout: Layout, flash: FlashPort): string {
   if (!layout || !layout.slots || layout.slots.length !== 2 || !layout.record) return "layout needs two slots and a record";
   var raw: { name: string; addr: number; length: number }[] = [], free = flash.getFree(), i: number;
   for (i = 0; i < 2; i++) {
@@ -96,7 +96,7 @@ export function checkLayout(layout: Layout, flash: FlashPort): string {
 }
 
 /** The checked layout of `options` in its stored form; throws a layout fault. */
-export function configure(options: InstallOptions, p: Ports): Config {
+function configure(options: InstallOptions, p: Ports): Config {
   var profile = options.board ? BOARDS[options.board] : undefined;
   if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
   var layout = options.layout || (profile && profile.layout);
@@ -118,7 +118,7 @@ export function configure(options: InstallOptions, p: Ports): Config {
 }
 
 /** The boot selector's source for a configuration. */
-export function selectorSource(cfg: Config): string {
+function selectorSource(cfg: Config): string {
   return SELECTOR.replace("__CONFIG__", JSON.stringify(cfg));
 }
 
