@@ -47,6 +47,8 @@ export class FlashSim {
   erases = 0;
   writeOps = 0;
   violations: string[] = [];
+  /** Bits that do not program (stay 1) at these byte addresses, for the next `times` writes there. */
+  stuck: { addr: number; mask: number; times: number }[] = [];
 
   constructor(o: FlashSimOptions) {
     this.pages = o.pages;
@@ -111,9 +113,16 @@ export class FlashSim {
     this.clock?.advance((bytes.length / 1024) * this.writeMsPerKiB);
     let n = bytes.length;
     if (mode === "torn") n = Math.floor(this.rail.random() * bytes.length);
-    for (let i = 0; i < n; i++) this.mem[off + i] &= bytes[i];
+    for (let i = 0; i < n; i++) this.mem[off + i] &= bytes[i] | this.stuckMask(addr + i);
     if (mode === "torn" && n < bytes.length) this.mem[off + n] &= bytes[n] | (Math.floor(this.rail.random() * 256));
     if (mode !== "full") this.rail.fail(op);
+  }
+
+  private stuckMask(addr: number): number {
+    const s = this.stuck.find((x) => x.addr === addr && x.times > 0);
+    if (!s) return 0;
+    s.times--;
+    return s.mask;
   }
 
   read(length: number, addr: number): Uint8Array {

@@ -113,6 +113,8 @@ describe("notecard-dfu CLI", function () {
       const out = readFileSync(join(dir, "out.js"), "latin1");
       assert.ok(!/toggles a pin/.test(out));
       assert.ok(out.length < readFileSync(app, "latin1").length + 200);
+      // The output itself, tag and all, is ES5 Espruino runs.
+      assert.deepEqual(checkSource(out), []);
     });
 
     it("refuses an application that would not run on Espruino", function () {

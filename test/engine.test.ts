@@ -102,6 +102,21 @@ describe("update engine (built bundle)", function () {
       assert.ok(src.length > 50000);
     });
 
+    it("refreshes DFU mode every keepAliveMs on its own, before the card's 15 minutes run out", function () {
+      // A slow card (8 s per request) and a keep-alive every minute: the card's own 15 minutes are
+      // never what keeps DFU mode on.
+      const { board } = ready({ size: 30000, notecard: { needsDfuMode: true, dfuEntryMs: 0, latencyMs: 8000 } });
+      const events: string[] = [];
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, keepAliveMs: 60e3, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.ok(!board.card.injected.dfuDrop, "the card never dropped DFU mode");
+      assert.ok(!events.some((t) => /DFU mode lost/.test(t)), "never re-entered after a drop");
+      assert.ok(board.clock.now > 4 * 60e3, "a copy of several minutes: " + board.clock.now);
+      const refreshes = events.filter((t) => t === "keep-alive").length;
+      assert.ok(refreshes >= Math.floor(board.clock.now / 60e3) - 2, `${refreshes} keep-alives in ${board.clock.now} ms`);
+      assert.equal(requests(board, "hub.set", (r) => r.mode === "dfu").length, 1 + refreshes);
+    });
+
     it("enters DFU mode again at the same offset when the card drops it mid-copy", function () {
       const { board } = ready({ size: 30000, notecard: { needsDfuMode: true, dfuEntryMs: 500, faults: { dfuDrop: 0.2 }, seed: 3 } });
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
@@ -113,6 +128,37 @@ describe("update engine (built bundle)", function () {
     });
   });
 
+  describe("flash and record integrity", function () {
+    it("reads every write back: a bit that does not program fails the cycle cleanly, and the next one completes", function () {
+      const { board } = ready({ size: 8000 });
+      // A bit in slot 1 (0x1002F000 on LINUX) that will not program at the next write there.
+      board.flash.stuck.push({ addr: 0x1002f000 + 1500, mask: 0x10, times: 1 });
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "flash");
+      assert.match(err.message, /read-back mismatch at 1024/);
+      assert.ok(board.card.image, "the Notecard keeps its image");
+      assert.equal(board.card.hubMode, "periodic");
+      assert.equal(board.boot().ran, "1.0.0");
+      const again = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(again.result.state, "updated", again.err && again.err.message);
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+
+    it("checks each boot record's CRC on load: a record with a flipped bit is refused and the one before it counts", function () {
+      const { board } = ready({ size: 6000 });
+      check(board, device(board, "1.0.0"));
+      assert.equal(device(board, "1.0.0").info().state, "pending");
+      // The latest record says "pending"; one bit turns it into "pendinf", still valid JSON.
+      const mem = board.flash.mem, base = 0x1003e000 - 0x10000000, text = Buffer.from(mem.subarray(base, base + 8192)).toString("latin1");
+      const at = text.lastIndexOf('"s":"pending"');
+      assert.ok(at >= 0);
+      mem[base + at + 11] ^= 0x01;
+      assert.equal(device(board, "1.0.0").info().state, "progress", "the record before it");
+      assert.equal(board.boot().ran, "1.0.0", "the selector does not take it either");
+    });
+  });
+
   describe("per-chunk integrity", function () {
     it("checks each chunk's MD5 when the card does not echo the crc, and retries a corrupted one", function () {
       const { board } = ready({ size: 16000, notecard: { crc: false, faults: { corrupt: 0.02 }, seed: 8 } });
@@ -121,6 +167,18 @@ describe("update engine (built bundle)", function () {
       assert.equal(result.state, "updated");
       assert.ok((board.card.injected.corrupt ?? 0) > 0);
       assert.equal(board.boot().ran, "2.0.0");
+    });
+
+    it("refuses a chunk whose MD5 does not match and asks for it again, before it reaches flash", function () {
+      const { board } = ready({ size: 6000, notecard: { crc: false } });
+      let bad = 0;
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 2048 && !bad++ ? Object.assign({}, rsp, { status: "0123456789abcdef0123456789abcdef" }) : rsp);
+      const events: string[] = [];
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.ok(events.includes("chunk 2048: MD5 mismatch"), events.join(" | "));
+      assert.equal(requests(board, "dfu.get", (r) => r.offset === 2048).length, 2);
+      assert.ok(!events.some((t) => /copying it again/.test(t)), "caught at the chunk, not by the whole-image CRC");
     });
 
     it("without the MD5 add-on, refuses a card that sends no crc cleanly and keeps everything", function () {
@@ -292,6 +350,19 @@ describe("update engine (built bundle)", function () {
       assert.equal(result.state, "updated");
       assert.equal(buffers.size, 1, "one buffer, sized from chunkSize, for every exchange of the cycle");
       assert.ok(!dfu._d._c._rx, "given back once the cycle ended");
+    });
+
+    it("gives every chunk its own retries: one failure per chunk never adds up", function () {
+      const { board } = ready({ size: 10000 });
+      const seen = new Set<number>();
+      board.card.mutate = (req: any, rsp: any) => {
+        if (req.req !== "dfu.get" || !(req.length > 0) || seen.has(req.offset)) return rsp;
+        seen.add(req.offset);
+        return Object.assign({}, rsp, { payload: rsp.payload.slice(0, -8) });
+      };
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, chunkRetries: 2 }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.equal(seen.size, 10, "every chunk failed once");
     });
 
     it("refuses a second check while one is running", function () {

@@ -181,6 +181,18 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
       assert.deepEqual(order, ["0", "1000", "2000"]);
     });
 
+    it("treats data after a response's newline as a broken exchange, named as such: resync, then the answer", function () {
+      const r = rig({}, { retries: 0 });
+      let n = 0;
+      r.sim.mutateRaw = (req: any, raw: string) => (req.req === "card.version" && !n++ ? raw + '\r\n{"stale":1}' : raw);
+      const [err] = r.call({ req: "card.version" });
+      assert.equal(err.code, "io");
+      assert.match(err.message, /data after the response/);
+      const [err2, rsp2] = r.call({ req: "card.version" });
+      assert.equal(err2, null, "the stale line was drained by the resync, not read as the next answer");
+      assert.equal(rsp2.body.ver_major, 9);
+    });
+
     it("times out with an {io} error when the card never answers", function () {
       const r = rig({ latencyMs: 120e3 }, { retries: 0 });
       const [err] = r.call({ req: "card.version" });
