@@ -405,5 +405,68 @@ describe("update engine (built bundle)", function () {
       assert.deepEqual(versions, ["1.0.0", "2.0.0"]);
       assert.ok(board.card.reports.some((r) => r.req.status === "installed 2.0.0"));
     });
+
+    it("a report the card refuses does not stop the cycle, and is sent again at the next one", function () {
+      const { board } = ready({ version: "1.0.0" });
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      const dfu = device(board, "2.0.0");
+      // A fresh "installed" report is due after the confirm; the card refuses it once.
+      board.card.stage({ data: bytes(appImage("2.0.0")), version: "2.0.0" });
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      confirm(board, dfu);
+      let refused = 0;
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && req.status === "installed 2.0.0" && !refused++ ? { err: "busy, try later" } : rsp);
+      const first = check(board, dfu);
+      assert.notEqual(first.result.state, "retry", "the cycle went on");
+      assert.equal(refused, 1);
+      check(board, device(board, "2.0.0"));
+      assert.ok(board.card.reports.some((r) => r.req.status === "installed 2.0.0"), "reported at the next cycle");
+    });
+
+    it("restarts into a staged image whose restart was lost (reset before the reboot)", function () {
+      const { board } = ready();
+      let reboots = 0;
+      const first = check(board, device(board, "1.0.0", { reboot: () => { reboots++; } }));
+      assert.equal(first.result.state, "updated");
+      assert.equal(reboots, 1);
+      // The board was reset by other means before it restarted: the app runs v1 again, the record says pending.
+      const events: string[] = [];
+      const again = check(board, device(board, "1.0.0", { reboot: () => { reboots++; }, onEvent: (t: string) => events.push(t) }));
+      assert.equal(again.result.state, "updated");
+      assert.equal(reboots, 2);
+      assert.ok(events.includes("staged: restart"), events.join(" | "));
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+  });
+
+  describe("phase table", function () {
+    it("refuses a transition the table does not have, ends the cycle cleanly and keeps everything", function () {
+      const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      let armed = true;
+      // The Copy phase reads the clock (keep-alive) just before it asks for a chunk: at that moment,
+      // make the engine believe it is in phase Status (3), from which Chunk is not allowed.
+      const dfu: any = device(board, "1.0.0", { clock: () => {
+        if (armed && dfu._d._ph === 0 && dfu._d._w._pos > 0) { armed = false; dfu._d._ph = 3; }
+        return board.clock.now;
+      } });
+      const { err, result } = check(board, dfu);
+      assert.equal(armed, false, "the switch happened");
+      assert.equal(err.code, "internal");
+      assert.match(err.message, /phase 3 > 1 not in the table/);
+      assert.equal(result.state, "retry");
+      assert.ok(board.card.image, "the Notecard keeps its image");
+      assert.equal(board.card.hubMode, "periodic", "DFU mode left");
+      assert.equal(board.boot().ran, "1.0.0");
+    });
+  });
+
+  describe("versions", function () {
+    it("does not take a version it cannot read for a downgrade", function () {
+      const { board } = ready({ version: "nightly" });
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "updated", err && err.message);
+    });
   });
 });

@@ -193,6 +193,28 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
       assert.equal(rsp2.body.ver_major, 9);
     });
 
+    it("with a pause between read setup and read (note-c's pacing), splits each read over two turns", function () {
+      const events: [string, number][] = [];
+      const board = new SimBoard();
+      const clock = board.clock, sim = board.card;
+      const spy = {
+        writeTo(a: number, d: Uint8Array) { if (d[0] === 0 && d.length === 2) events.push(["setup", clock.now]); sim.writeTo(a, d); },
+        readFrom(a: number, n: number) { events.push(["read", clock.now]); return sim.readFrom(a, n); }
+      };
+      const dfu = NotecardDFU.setup(Object.assign(board.ports({ i2c: spy }), { board: "LINUX", transport: { mtu: 30, gapMs: 6, chunkDelayMs: 20, readDelayMs: 2, pollMs: 50 } }));
+      let rsp: any;
+      dfu.request({ req: "card.version" }, (_e: any, r: any) => { rsp = r; });
+      clock.runUntil(() => rsp !== undefined);
+      assert.equal(rsp.body.ver_major, 9);
+      const reads = events.filter((e) => e[0] === "read");
+      assert.ok(reads.length > 0);
+      for (let i = 0; i < events.length; i++) {
+        if (events[i][0] !== "read") continue;
+        assert.equal(events[i - 1][0], "setup", "every read follows its setup");
+        assert.ok(events[i][1] - events[i - 1][1] >= 2, "2 ms later");
+      }
+    });
+
     it("times out with an {io} error when the card never answers", function () {
       const r = rig({ latencyMs: 120e3 }, { retries: 0 });
       const [err] = r.call({ req: "card.version" });

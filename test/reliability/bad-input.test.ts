@@ -143,6 +143,18 @@ describe("bad-input catalogue", function () {
     assert.equal(checkErr.code, "layout");
   });
 
+  it("a damaged stored layout (dfu.cfg) is refused by the runtime, which then touches nothing", function () {
+    const board = ready({ name: "", state: "", error: /x/ });
+    board.storage.erase("dfu.cfg");
+    board.storage.write("dfu.cfg", '{"b":"LINUX","s":[{"a":2');
+    const { err, result } = check(board, device(board, "1.0.0"));
+    assert.equal(result.state, "retry");
+    assert.equal(err.code, "layout");
+    assert.match(err.message, /dfu\.cfg damaged/);
+    assert.ok(board.card.image, "the Notecard keeps its image");
+    assert.equal(board.boot().ran, "1.0.0", "the selector has its own copy of the layout");
+  });
+
   it("a layout other than the provisioned one is refused by the runtime", function () {
     const board = ready({ name: "", state: "", error: /x/ });
     const layout = { slots: [{ addr: 0x10020000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } };
@@ -154,6 +166,6 @@ describe("bad-input catalogue", function () {
   });
 
   after(function () {
-    add("bad-input cases", CASES.length + 5);
+    add("bad-input cases", CASES.length + 6);
   });
 });
