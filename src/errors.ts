@@ -12,8 +12,3 @@ export function fault(code: Code, message: string): Fault {
   e.code = code;
   return e;
 }
-
-/** The message of anything thrown. */
-export function describe(e: unknown): string {
-  return e && (e as Error).message ? (e as Error).message : String(e);
-}

@@ -5,7 +5,7 @@
 import { BOARDS } from "notecard-dfu:boards";
 import SELECTOR from "./boot/selector.boot.js";
 import { BootInfo, info } from "./boot/trial";
-import { describe, fault, Fault } from "./errors";
+import { fault, Fault } from "./errors";
 import { resolvePorts } from "./platform";
 import { FlashPort, Ports } from "./ports";
 import { Config, CONFIG_FILE, Layout, RecordSpec, SlotSpec } from "./slots/config";
@@ -147,7 +147,7 @@ export function provision(options: InstallOptions, code: string | undefined, cb:
   if (src === undefined || !src.length) return cb(fault("layout", "provision: no application (.bootcde is empty and no code was given)"));
   var rs: Records = createRecords(p, cfg, function () { appendStep(rs); }), latest = load(rs), target = latest && latest.a ? 1 - latest.a.s : 0, slot = cfg.s[target];
   if (src.length > slot.l) return cb(fault("layout", "provision: application (" + src.length + " bytes) is larger than slot " + target + " (" + slot.l + " bytes)"));
-  try { installBoot(options); } catch (e) { return cb(fault("flash", "provision: " + describe(e))); }
+  try { installBoot(options); } catch (e) { return cb(fault("flash", "provision: " + ((e as Error).message || e))); }
   var w: Writer = createWriter(p, function () { writerStep(w); }), off = 0, text = src;
   begin(w, slot, text.length, 0, 0);
   function next(err: Fault | null) {

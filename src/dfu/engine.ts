@@ -5,7 +5,7 @@
 // leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
 // for as long as the module is loaded, code inside a function costs none.
 import { Client, payload, release, request, Response } from "../notecard/client";
-import { describe, fault, Fault } from "../errors";
+import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
 import { Config, Layout, readConfig } from "../slots/config";
 import { append, appendStep, BootRecord, createRecords, ImageRef, load, Records } from "../slots/record-store";
@@ -469,7 +469,7 @@ function step(d: Engine) {
     }
   } catch (err) {
     if (!d._busy) throw err; // the cycle is over: it is the caller's own callback
-    fail(d, "internal", "exception: " + describe(err));
+    fail(d, "internal", "exception: " + ((err as Error).message || err));
   }
 }
 

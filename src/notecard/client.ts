@@ -2,7 +2,7 @@
 // CRC-32 of the JSON), verifies the card's crc over the received bytes natively, retries io
 // failures with a resync, and keeps one request on the bus at a time. A long "payload" is never
 // copied for the update loop: only the JSON around it is parsed, and payload() decodes it in place.
-import { describe, fault, Fault } from "../errors";
+import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
 import { createTransport, idle, St, transact, Transport } from "./i2c-transport";
 
@@ -89,7 +89,7 @@ function onWire(c: Client, err: Fault | null) {
   }
   if (!err && c._flags & 1) return finish(c, null);
   if (!err) {
-    try { rsp = parse(c); } catch (x) { err = fault("io", describe(x)); }
+    try { rsp = parse(c); } catch (x) { err = fault("io", (x as Error).message || String(x)); }
   }
   if (!err) {
     e = rsp!.err;

@@ -5,7 +5,7 @@
 //
 // Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…]. Only the
 // words holding data are programmed; the tail stays erased, and no word is programmed twice.
-import { describe, fault, Fault } from "../errors";
+import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
 import { Config } from "./config";
 import { Event, State, transitions } from "./states";
@@ -158,7 +158,7 @@ export function appendStep(rs: Records) {
     else p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
   } catch (e) {
     rs._busy = false;
-    return rs._cb(fault("flash", "record: " + describe(e)));
+    return rs._cb(fault("flash", "record: " + ((e as Error).message || e)));
   }
   rs._latest = rs._rec;
   rs._unit = u;

@@ -4,7 +4,7 @@
 // no copy. Slots are raw flash ({a, l}: pages from Flash.getPage as they come) or a Storage file.
 // Also scans a slot's CRC-32 (resume check), one piece per turn.
 import { crcPrefix } from "../dfu/crc32";
-import { describe, fault, Fault } from "../errors";
+import { fault, Fault } from "../errors";
 import { Data, Ports } from "../ports";
 import { Slot } from "./config";
 
@@ -148,7 +148,7 @@ export function writerStep(w: Writer) {
       return void p.timers.set(w._tick, 0);
     }
   } catch (e) {
-    return done(w, fault("flash", describe(e)));
+    return done(w, fault("flash", (e as Error).message || String(e)));
   }
   if (w._dirty) return done(w, fault("flash", "slot holds other data"));
   back = readSlot(p, s, w._at, w._n);
