@@ -19,7 +19,7 @@ export const nodeNatives = {
   crc32,
   // Like Espruino's atob, whitespace is skipped.
   atob: (s: string) => Buffer.from(s, "base64").toString("latin1"),
-  btoa: (s: string) => Buffer.from(s, "latin1").toString("base64"),
+  btoa: (d: string | Uint8Array) => (typeof d === "string" ? Buffer.from(d, "latin1") : Buffer.from(d)).toString("base64"),
   text: textOf,
   view: (s: string, off: number, n: number) => bytesOf(s.substr(off, n)),
   put: (dst: Uint8Array, src: string | Uint8Array, at: number) => dst.set(typeof src === "string" ? Buffer.from(src, "latin1") : src, at)

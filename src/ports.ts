@@ -39,9 +39,9 @@ export type Data = Uint8Array | string;
 export interface Natives {
   /** Standard CRC-32 (zlib): E.CRC32. */
   crc32(data: Data): number;
-  /** Base64 to binary string (whitespace skipped), and back: atob, btoa. */
+  /** Base64 to binary string (whitespace skipped), and bytes or a binary string to base64: atob, btoa. */
   atob(data: string): string;
-  btoa(data: string): string;
+  btoa(data: Data): string;
   /** Bytes as a binary string: E.toString, which returns a whole flat buffer's own memory (no copy). */
   text(data: Uint8Array): string;
   /** length bytes of a binary string from off, without a copy: new Uint8Array(E.toArrayBuffer(s), off, length). */

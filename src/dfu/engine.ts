@@ -108,6 +108,11 @@ export const enum P {
 export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
   var d = { _p: p, _c: c, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _rs: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
   d._k = function (err, v) {
+    // The writer and the record store run their steps on this one timer callback, here: on
+    // Espruino a call costs the lexing of its whole function, so a flash step must not go
+    // through the engine's.
+    if (d._w._busy) return writerStep(d._w);
+    if (d._rs && d._rs._busy) return appendStep(d._rs);
     d._e = err || null;
     d._v = v;
     step(d);
@@ -206,12 +211,9 @@ function journal(d: Engine, next: P, fresh?: boolean) {
   if (go(d, next, -1)) append(d._rs as Records, "progress", { q: 0, s: "progress", a: d._rec.a, c: d._img, d: { o: w._committed, k: w._committedCrc }, m: d._entered ? 1 : undefined, x: d._mism || undefined }, d._k);
 }
 
+/** The copy's phases, which run for every chunk; the others are in phase(), so these lex only themselves. */
 function step(d: Engine) {
-  // The writer and the record store run their steps on this one timer callback.
-  if (d._w._busy) return writerStep(d._w);
-  if (d._rs && d._rs._busy) return appendStep(d._rs);
-  var e = d._e, v = d._v, o = d._o, p = d._p, w = d._w, res = d._res, r = d._rec, rsp = d._rsp, img = d._img;
-  var req: Response, text: string, bin: string | Fault, x: any, t: number, slot: any;
+  var e = d._e, v = d._v, o = d._o, p = d._p, w = d._w, img = d._img, bin: string | Fault, x: any, t: number;
   try {
     switch (d._ph) {
       case P.Copy:
@@ -263,213 +265,223 @@ function step(d: Engine) {
         }
         return void go(d, P.Copy);
 
-      case P.Status:
-        req = { req: "dfu.status" };
-        if (!d._versionSent) req.version = o._version;
-        return ask(d, req, P.StatusRsp);
-
-      case P.StatusRsp:
-        if (e) return fail(d, e.code, "dfu.status: " + e.message);
-        d._versionSent = true;
-        rsp = d._rsp = v;
-        x = records(d);
-        if (x && x.code) return fail(d, "layout", x.message);
-        r = (x ? load(x) : null) as BootRecord;
-        if (!r) {
-          res.state = "unprovisioned";
-          return finish(d, fault("layout", "not provisioned"));
-        }
-        d._rec = r;
-        // A download cut short (reset, power) may have left the Notecard in DFU mode: leave it.
-        if (r.s === "progress" && r.m) d._entered = true;
-        // Closed loop: tell Notehub what became of the last update, once.
-        if (r.p !== 0 || (r.s !== "confirmed" && r.s !== "reverted")) return void go(d, P.Checked);
-        req = { req: "dfu.status" };
-        // stop:true would delete an image Notehub staged since; send it only when none is.
-        if (rsp.mode !== "ready" && rsp.mode !== "downloading") req.stop = true;
-        if (r.s === "confirmed") req.status = "installed " + (r.a as ImageRef).v;
-        else req.err = "rejected " + (r.c as ImageRef).v + ": " + r.r;
-        event(d, "report " + (req.err || req.status));
-        return ask(d, req, P.Reported);
-
-      case P.Reported:
-        if (e) {
-          d._e = null;
-          return void go(d, P.Checked);
-        }
-        if (go(d, P.Checked, -1)) append(d._rs as Records, "reported", { q: 0, s: r.s, a: r.a, b: r.b, c: r.c, r: r.r, p: 1 }, d._k);
-        return;
-
-      case P.Checked:
-        if (e) return fail(d, e.code, e.message);
-        d._rec = (d._rs as Records)._latest as BootRecord;
-        if (rsp.mode !== "ready" || d._c._crc) return void go(d, P.Gates);
-        // Without the transport crc a flipped bit could change the image's description: act only
-        // on two identical answers.
-        return ask(d, { req: "dfu.status" }, P.Again);
-
-      case P.Again:
-        if (e || v.mode !== rsp.mode || JSON.stringify(v.body) !== JSON.stringify(rsp.body)) return fail(d, "io", "two dfu.status answers disagree");
-        return void go(d, P.Gates);
-
-      case P.Gates:
-        res.state = rsp.mode || "idle";
-        if (r.s === "trial") {
-          res.state = "trial";
-          return finish(d, null);
-        }
-        if (r.s === "pending") {
-          event(d, "staged: restart");
-          return void go(d, P.Stopped);
-        }
-        if (rsp.mode === "error") res.error = String(rsp.status || "DFU error");
-        if (rsp.mode !== "ready") return finish(d, null);
-        x = d._body = rsp.body || {};
-        // body.version: a version string, or the firmware::info JSON text Notehub scanned from the image.
-        text = x.version === undefined || x.version === null ? "" : String(x.version);
-        if (text.charAt(0) === "{") {
-          try { text = String(JSON.parse(text).version); } catch (err) { /* a plain string after all */ }
-        }
-        res.version = text;
-        if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete", 1);
-        if (x.type !== undefined && x.type !== "firmware") return fail(d, "refused", "image type " + x.type + " is not firmware", 1);
-        if (text && text === o._version) {
-          res.state = "current";
-          return ask(d, { req: "dfu.status", stop: true, status: "already running " + text }, P.Finish);
-        }
-        if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
-        if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected before", 1);
-        t = 1 - (r.a as ImageRef).s;
-        slot = (d._cfg as Config).s[t];
-        if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
-        img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
-        event(d, "update " + text + " to slot " + t);
-        // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
-        x = r.c;
-        if (r.s === "progress" && x && x.c === img.c && x.l === img.l) {
-          d._mism = r.x || 0;
-          if (r.d && r.d.o > 0 && x.s === img.s) {
-            event(d, "check " + r.d.o);
-            begin(w, slot, img.l, 0, 0);
-            if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
-            return;
-          }
-        }
-        return journal(d, P.Probe, true);
-
-      case P.Resumed:
-        x = r.d;
-        if (e || v !== x.k) {
-          event(d, "no resume");
-          return journal(d, P.Probe, true);
-        }
-        begin(w, (d._cfg as Config).s[img.s], img.l, x.o, x.k);
-        res.resumedAt = x.o;
-        event(d, "resume " + x.o);
-        return void go(d, P.Probe);
-
-      case P.Probe:
-        if (e) return fail(d, e.code, e.message);
-        return ask(d, { req: "dfu.get", length: 0 }, P.ProbeRsp);
-
-      case P.ProbeRsp:
-      case P.WaitRsp:
-        if (e) {
-          if (/DFU operating mode/.test(e.message) || (d._ph === P.ProbeRsp && /\{connected\}|dfu-not-ready|DFU mode is not yet/.test(e.message))) return void go(d, P.Enter);
-          if (d._ph === P.ProbeRsp) return fail(d, e.code, "dfu.get probe: " + e.message);
-          if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + e.message);
-          return void go(d, P.Wait, 2500);
-        }
-                if (!d._copy0) {
-          d._copy0 = p.clock();
-          d._from = d._journaled = w._pos;
-        }
-        return void go(d, P.Copy);
-
-      case P.Enter:
-        if (++d._entries > 10) return fail(d, "card", "DFU mode lost 10 times");
-        event(d, "enter DFU mode");
-        // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
-        d._entered = true;
-        d._left = false;
-        return journal(d, P.Entering);
-
-      case P.Entering:
-        if (e) return fail(d, e.code, e.message);
-        return ask(d, { req: "hub.set", mode: "dfu" }, P.EnterRsp);
-
-      case P.EnterRsp:
-        if (e) return fail(d, e.code, "hub.set mode:dfu refused: " + e.message);
-        d._keep = d._wait0 = p.clock();
-        return void go(d, P.Wait);
-
-      case P.Wait:
-        return ask(d, { req: "dfu.get", length: 0 }, P.WaitRsp);
-
-      case P.Complete:
-        if (!d._entered) return void go(d, P.Verify);
-        d._left = true;
-        event(d, "leave DFU mode");
-        return ask(d, { req: "hub.set", mode: "dfu-completed" }, P.Verify);
-
-      case P.Verify:
-        if (w._crc !== img.c) {
-          text = "image CRC-32 " + w._crc + ", expected " + img.c;
-          if (d._mism) return fail(d, "refused", text + " twice", 1);
-          // Once could be a corruption the chunk checks missed: copy it again from the start.
-          d._mism = 1;
-          d._fail = fault("io", text + "; copying it again");
-          return journal(d, P.Recopy, true);
-        }
-        if (o._verifyMd5 && typeof d._body.md5 === "string") {
-          if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
-          x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
-          if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
-        }
-        event(d, "verified");
-        if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);
-        return;
-
-      case P.Recopy:
-        return fail(d, (d._fail as Fault).code, (d._fail as Fault).message);
-
-      case P.Staged:
-        if (e) return fail(d, e.code, e.message);
-        event(d, "staged in slot " + img.s);
-        return ask(d, { req: "dfu.status", stop: true, status: "installing " + img.v }, P.Stopped);
-
-      case P.Stopped:
-        res.state = "updated";
-        event(d, "restart");
-        finish(d, null);
-        return void p.timers.set(p.reboot, 10);
-
-      case P.FailRsp:
-        text = (d._fail as Fault).message;
-        if (e || v.mode !== "ready" || JSON.stringify(v.body) !== JSON.stringify(d._body)) return fail(d, "io", text + " (not confirmed by a second dfu.status)");
-        return ask(d, { req: "dfu.status", stop: true, err: text }, P.Rejected);
-
-      case P.Rejected:
-        x = load(d._rs as Records);
-        if (!x || x.s !== "progress") return finish(d, d._fail);
-        if (go(d, P.Finish, -1)) append(d._rs as Records, "abandon", { q: 0, s: "confirmed", a: x.a, p: 1 }, d._k);
-        return;
-
-      case P.Finish:
-        return finish(d, res.state === "failed" ? d._fail : null);
-
-      case P.Done:
-        d._busy = false;
-        d._c._hold = false;
-        release(d._c);
-        d._ph = P.Idle;
-        if (d._fail && !res.error) res.error = d._fail.message;
-        d._cb(d._fail, res);
-        if (d._interval && d._timer === null) d._timer = p.timers.set(d._periodic, d._interval * d._backoff);
+      default:
+        return phase(d);
     }
   } catch (err) {
     if (!d._busy) throw err; // the cycle is over: it is the caller's own callback
     fail(d, "internal", "exception: " + ((err as Error).message || err));
+  }
+}
+
+/** Every phase but the copy's (step() calls it, inside its exception guard). */
+function phase(d: Engine) {
+  var e = d._e, v = d._v, o = d._o, p = d._p, w = d._w, res = d._res, r = d._rec, rsp = d._rsp, img = d._img;
+  var req: Response, text: string, x: any, t: number, slot: any;
+  switch (d._ph) {
+    case P.Status:
+      req = { req: "dfu.status" };
+      if (!d._versionSent) req.version = o._version;
+      return ask(d, req, P.StatusRsp);
+
+    case P.StatusRsp:
+      if (e) return fail(d, e.code, "dfu.status: " + e.message);
+      d._versionSent = true;
+      rsp = d._rsp = v;
+      x = records(d);
+      if (x && x.code) return fail(d, "layout", x.message);
+      r = (x ? load(x) : null) as BootRecord;
+      if (!r) {
+        res.state = "unprovisioned";
+        return finish(d, fault("layout", "not provisioned"));
+      }
+      d._rec = r;
+      // A download cut short (reset, power) may have left the Notecard in DFU mode: leave it.
+      if (r.s === "progress" && r.m) d._entered = true;
+      // Closed loop: tell Notehub what became of the last update, once.
+      if (r.p !== 0 || (r.s !== "confirmed" && r.s !== "reverted")) return void go(d, P.Checked);
+      req = { req: "dfu.status" };
+      // stop:true would delete an image Notehub staged since; send it only when none is.
+      if (rsp.mode !== "ready" && rsp.mode !== "downloading") req.stop = true;
+      if (r.s === "confirmed") req.status = "installed " + (r.a as ImageRef).v;
+      else req.err = "rejected " + (r.c as ImageRef).v + ": " + r.r;
+      event(d, "report " + (req.err || req.status));
+      return ask(d, req, P.Reported);
+
+    case P.Reported:
+      if (e) {
+        d._e = null;
+        return void go(d, P.Checked);
+      }
+      if (go(d, P.Checked, -1)) append(d._rs as Records, "reported", { q: 0, s: r.s, a: r.a, b: r.b, c: r.c, r: r.r, p: 1 }, d._k);
+      return;
+
+    case P.Checked:
+      if (e) return fail(d, e.code, e.message);
+      d._rec = (d._rs as Records)._latest as BootRecord;
+      if (rsp.mode !== "ready" || d._c._crc) return void go(d, P.Gates);
+      // Without the transport crc a flipped bit could change the image's description: act only
+      // on two identical answers.
+      return ask(d, { req: "dfu.status" }, P.Again);
+
+    case P.Again:
+      if (e || v.mode !== rsp.mode || JSON.stringify(v.body) !== JSON.stringify(rsp.body)) return fail(d, "io", "two dfu.status answers disagree");
+      return void go(d, P.Gates);
+
+    case P.Gates:
+      res.state = rsp.mode || "idle";
+      if (r.s === "trial") {
+        res.state = "trial";
+        return finish(d, null);
+      }
+      if (r.s === "pending") {
+        event(d, "staged: restart");
+        return void go(d, P.Stopped);
+      }
+      if (rsp.mode === "error") res.error = String(rsp.status || "DFU error");
+      if (rsp.mode !== "ready") return finish(d, null);
+      x = d._body = rsp.body || {};
+      // body.version: a version string, or the firmware::info JSON text Notehub scanned from the image.
+      text = x.version === undefined || x.version === null ? "" : String(x.version);
+      if (text.charAt(0) === "{") {
+        try { text = String(JSON.parse(text).version); } catch (err) { /* a plain string after all */ }
+      }
+      res.version = text;
+      if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete", 1);
+      if (x.type !== undefined && x.type !== "firmware") return fail(d, "refused", "image type " + x.type + " is not firmware", 1);
+      if (text && text === o._version) {
+        res.state = "current";
+        return ask(d, { req: "dfu.status", stop: true, status: "already running " + text }, P.Finish);
+      }
+      if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
+      if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected before", 1);
+      t = 1 - (r.a as ImageRef).s;
+      slot = (d._cfg as Config).s[t];
+      if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
+      img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
+      event(d, "update " + text + " to slot " + t);
+      // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
+      x = r.c;
+      if (r.s === "progress" && x && x.c === img.c && x.l === img.l) {
+        d._mism = r.x || 0;
+        if (r.d && r.d.o > 0 && x.s === img.s) {
+          event(d, "check " + r.d.o);
+          begin(w, slot, img.l, 0, 0);
+          if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
+          return;
+        }
+      }
+      return journal(d, P.Probe, true);
+
+    case P.Resumed:
+      x = r.d;
+      if (e || v !== x.k) {
+        event(d, "no resume");
+        return journal(d, P.Probe, true);
+      }
+      begin(w, (d._cfg as Config).s[img.s], img.l, x.o, x.k);
+      res.resumedAt = x.o;
+      event(d, "resume " + x.o);
+      return void go(d, P.Probe);
+
+    case P.Probe:
+      if (e) return fail(d, e.code, e.message);
+      return ask(d, { req: "dfu.get", length: 0 }, P.ProbeRsp);
+
+    case P.ProbeRsp:
+    case P.WaitRsp:
+      if (e) {
+        if (/DFU operating mode/.test(e.message) || (d._ph === P.ProbeRsp && /\{connected\}|dfu-not-ready|DFU mode is not yet/.test(e.message))) return void go(d, P.Enter);
+        if (d._ph === P.ProbeRsp) return fail(d, e.code, "dfu.get probe: " + e.message);
+        if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + e.message);
+        return void go(d, P.Wait, 2500);
+      }
+              if (!d._copy0) {
+        d._copy0 = p.clock();
+        d._from = d._journaled = w._pos;
+      }
+      return void go(d, P.Copy);
+
+    case P.Enter:
+      if (++d._entries > 10) return fail(d, "card", "DFU mode lost 10 times");
+      event(d, "enter DFU mode");
+      // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
+      d._entered = true;
+      d._left = false;
+      return journal(d, P.Entering);
+
+    case P.Entering:
+      if (e) return fail(d, e.code, e.message);
+      return ask(d, { req: "hub.set", mode: "dfu" }, P.EnterRsp);
+
+    case P.EnterRsp:
+      if (e) return fail(d, e.code, "hub.set mode:dfu refused: " + e.message);
+      d._keep = d._wait0 = p.clock();
+      return void go(d, P.Wait);
+
+    case P.Wait:
+      return ask(d, { req: "dfu.get", length: 0 }, P.WaitRsp);
+
+    case P.Complete:
+      if (!d._entered) return void go(d, P.Verify);
+      d._left = true;
+      event(d, "leave DFU mode");
+      return ask(d, { req: "hub.set", mode: "dfu-completed" }, P.Verify);
+
+    case P.Verify:
+      if (w._crc !== img.c) {
+        text = "image CRC-32 " + w._crc + ", expected " + img.c;
+        if (d._mism) return fail(d, "refused", text + " twice", 1);
+        // Once could be a corruption the chunk checks missed: copy it again from the start.
+        d._mism = 1;
+        d._fail = fault("io", text + "; copying it again");
+        return journal(d, P.Recopy, true);
+      }
+      if (o._verifyMd5 && typeof d._body.md5 === "string") {
+        if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
+        x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
+        if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
+      }
+      event(d, "verified");
+      if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);
+      return;
+
+    case P.Recopy:
+      return fail(d, (d._fail as Fault).code, (d._fail as Fault).message);
+
+    case P.Staged:
+      if (e) return fail(d, e.code, e.message);
+      event(d, "staged in slot " + img.s);
+      return ask(d, { req: "dfu.status", stop: true, status: "installing " + img.v }, P.Stopped);
+
+    case P.Stopped:
+      res.state = "updated";
+      event(d, "restart");
+      finish(d, null);
+      return void p.timers.set(p.reboot, 10);
+
+    case P.FailRsp:
+      text = (d._fail as Fault).message;
+      if (e || v.mode !== "ready" || JSON.stringify(v.body) !== JSON.stringify(d._body)) return fail(d, "io", text + " (not confirmed by a second dfu.status)");
+      return ask(d, { req: "dfu.status", stop: true, err: text }, P.Rejected);
+
+    case P.Rejected:
+      x = load(d._rs as Records);
+      if (!x || x.s !== "progress") return finish(d, d._fail);
+      if (go(d, P.Finish, -1)) append(d._rs as Records, "abandon", { q: 0, s: "confirmed", a: x.a, p: 1 }, d._k);
+      return;
+
+    case P.Finish:
+      return finish(d, res.state === "failed" ? d._fail : null);
+
+    case P.Done:
+      d._busy = false;
+      d._c._hold = false;
+      release(d._c);
+      d._ph = P.Idle;
+      if (d._fail && !res.error) res.error = d._fail.message;
+      d._cb(d._fail, res);
+      if (d._interval && d._timer === null) d._timer = p.timers.set(d._periodic, d._interval * d._backoff);
   }
 }
 
