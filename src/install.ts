@@ -117,17 +117,18 @@ function configure(options: InstallOptions, p: Ports): Config {
   };
 }
 
-/** The boot selector's source for a configuration. */
-function selectorSource(cfg: Config): string {
-  return SELECTOR.replace("__CONFIG__", JSON.stringify(cfg));
+/** Stores a checked layout (dfu.cfg) and installs the selector for it (.boot0); returns the selector. */
+function store(p: Ports, cfg: Config): string {
+  var json = JSON.stringify(cfg), src = SELECTOR.replace("__CONFIG__", json);
+  if (p.storage.read(CONFIG_FILE) !== json) p.storage.write(CONFIG_FILE, json);
+  if (p.storage.read(".boot0") !== src) p.storage.write(".boot0", src);
+  return src;
 }
 
 /** Checks the layout, stores it (dfu.cfg) and installs the selector (.boot0); returns the selector. Throws a layout fault. */
 export function installBoot(options: InstallOptions): string {
-  var p = resolvePorts(options), cfg = configure(options, p), json = JSON.stringify(cfg), src = selectorSource(cfg);
-  if (p.storage.read(CONFIG_FILE) !== json) p.storage.write(CONFIG_FILE, json);
-  if (p.storage.read(".boot0") !== src) p.storage.write(".boot0", src);
-  return src;
+  var p = resolvePorts(options);
+  return store(p, configure(options, p));
 }
 
 /**
@@ -147,7 +148,7 @@ export function provision(options: InstallOptions, code: string | undefined, cb:
   if (src === undefined || !src.length) return cb(fault("layout", "provision: no application (.bootcde is empty and no code was given)"));
   var rs: Records = createRecords(p, cfg, function () { appendStep(rs); }), latest = load(rs), target = latest && latest.a ? 1 - latest.a.s : 0, slot = cfg.s[target];
   if (src.length > slot.l) return cb(fault("layout", "provision: application (" + src.length + " bytes) is larger than slot " + target + " (" + slot.l + " bytes)"));
-  try { installBoot(options); } catch (e) { return cb(fault("flash", "provision: " + ((e as Error).message || e))); }
+  try { store(p, cfg); } catch (e) { return cb(fault("flash", "provision: " + ((e as Error).message || e))); }
   var w: Writer = createWriter(p, function () { writerStep(w); }), off = 0, text = src;
   begin(w, slot, text.length, 0, 0);
   function next(err: Fault | null) {
