@@ -147,6 +147,43 @@ function espruinoMeasurements(): { hot?: string; md5?: string } {
  * require from Storage, setup, and the peak of a whole 12 KB update above the usage before require,
  * per chunk size; and provisioning with the install module.
  */
+/**
+ * Instructions per 4 KiB chunk on the Linux interpreter under valgrind's callgrind (ESPRUINO_BIN and
+ * valgrind given): a whole update of 4 and of 12 chunks, modules in RAM as the IDE loads them, the
+ * test Notecard of test/espruino/fake-notecard.js; the difference over 8 chunks leaves out start-up
+ * and provisioning. Module and test card together: the card's work per chunk is the same in every
+ * build, so the figure compares builds.
+ */
+function instructionsPerChunk(): string {
+  const bin = process.env.ESPRUINO_BIN;
+  if (!bin || !existsSync(bin)) return "not measured (set ESPRUINO_BIN)";
+  try { execFileSync("valgrind", ["--version"]); } catch (e) { return "not measured (valgrind is not installed)"; }
+  const count = (chunks: number): number => {
+    const dir = mkdtempSync(join(tmpdir(), "notecard-dfu-cg-"));
+    copyFileSync(join(ROOT, "dist/NotecardDFU.min.js"), join(dir, "m.js"));
+    copyFileSync(join(ROOT, "dist/NotecardDFUInstall.min.js"), join(dir, "i.js"));
+    const img = Buffer.alloc(chunks * 4096);
+    for (let i = 0; i < img.length; i++) img[i] = (i * 13 + (i >> 8)) & 255;
+    writeFileSync(join(dir, "img.bin"), img);
+    writeFileSync(join(dir, "s.js"), readFileSync(join(ROOT, "test/espruino/fake-notecard.js"), "utf8") + `
+Modules.addCached("NotecardDFU", require("fs").readFileSync("m.js"));
+Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("i.js"));
+require("Storage").write(".bootcde", "print(1);");
+require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function () {
+  var card = new FakeNotecard(require("fs").readFileSync("img.bin"));
+  require("NotecardDFU").setup({ i2c: card, board: "LINUX", version: "1.0.0", reboot: function () {},
+    transport: { gapMs: 0, pollMs: 0, readGapMs: 0, resetSettleMs: 1, drainMs: 5 } })
+    .check(function (err, res) { print("STATE " + res.state); });
+});`);
+    const out = execFileSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=cg.out", bin, "s.js"], { cwd: dir, input: "", encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: 300e3 });
+    if (!/STATE updated/.test(out)) throw new Error("the update did not complete: " + out.slice(-300));
+    const m = /^summary: (\d+)/m.exec(readFileSync(join(dir, "cg.out"), "utf8"));
+    return m ? Number(m[1]) : NaN;
+  };
+  const per = (count(12) - count(4)) / 8;
+  return `${fmt(per / 1e6, 1)} M instructions per 4 KiB chunk (module and test card; callgrind, Linux release build, difference of 12- and 4-chunk updates)`;
+}
+
 function ramTable(say: (s?: string) => void, bytes: (f: string) => number) {
   const bin = process.env.ESPRUINO_FIXED_BIN;
   if (!bin || !existsSync(bin)) return say("JsVars: not measured (set ESPRUINO_FIXED_BIN to an Espruino Linux build with a fixed variable count)");
@@ -157,7 +194,7 @@ function ramTable(say: (s?: string) => void, bytes: (f: string) => number) {
     const ok = r.state === "updated" && !/MEMORY/.test(r.out);
     say(`| ${chunk} | ${bytes("NotecardDFU.min.js")} | ${bytes("NotecardDFUInstall.min.js")} | ${r.require} | ${r.setup} | ${ok ? r.peak : "FAILED: " + r.state} | ${r.installRequire} | ${r.provisionPeak} | ${r.total} |`);
   }
-  say("JsVars from process.memory() after a garbage collection: 12 KB image, Storage-file slots, modules stored in Storage, a fake Notecard serving replies the host precomputed; peak sampled at every bus read. Targets (1 KiB): require <= 350, setup <= 250, peak <= 800.");
+  say("JsVars from process.memory() after a garbage collection: 12 KB image, Storage-file slots, modules stored in Storage, a fake Notecard serving replies the host precomputed; peak sampled at every bus read, Storage access and CRC-32. Targets (1 KiB): require <= 350, setup <= 250, peak <= 800.");
 }
 
 /**
@@ -222,6 +259,8 @@ function main() {
 function finishMain(say: (s?: string) => void, lines: string[], save: boolean, bytes: (f: string) => number, size: number, ratios: { ac: number[]; ba: number[] }, cpuMiB: number) {
   say("");
   ramTable(say, bytes);
+  say("");
+  say(`interpreter work: ${instructionsPerChunk()}`);
   say("");
   const esp = espruinoMeasurements();
   if (esp.md5) say(`chunk MD5 (only for cards that do not echo the crc): ${esp.md5}`);
