@@ -1,6 +1,7 @@
 // npm run bench: transfer time against the I2C wire floor and the reference loop's parameters,
-// host CPU per MiB, the shipped files' sizes and, given interpreters (ESPRUINO_BIN,
-// ESPRUINO_FIXED_BIN), the hot path and the module's JsVars per chunk size, from one run.
+// host CPU per MiB, the shipped files' sizes and, given interpreters (ESPRUINO_BIN with valgrind,
+// ESPRUINO_FIXED_BIN), the interpreter's instructions per chunk with the transfer times they model
+// on a Pico, and the module's JsVars per chunk size, from one run.
 // `-- --save` writes bench/results.md with the machine description.
 import { execFileSync } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "fs";
@@ -10,6 +11,7 @@ import { appImage, loadBundle, loadInstall, SimBoard } from "../sim/board";
 import { uniformPages } from "../sim/flash";
 import { BUDGETS, RUNTIME_TARGET_BYTES } from "../tools/espruino-gate";
 import { measureRam } from "../test/helpers/ram";
+import { interpreterWork, PICO_MODEL, PICO_NS_PER_INSTRUCTION } from "./interpreter-work";
 
 const ROOT = resolve(__dirname, "..");
 const NotecardDFU = loadBundle();
@@ -82,16 +84,13 @@ function fmt(n: number, d = 2): string {
   return n.toFixed(d);
 }
 
-function espruinoMeasurements(): { hot?: string; md5?: string } {
+function espruinoMeasurements(): { md5?: string } {
   const bin = process.env.ESPRUINO_BIN;
   if (!bin || !existsSync(bin)) return {};
   const dir = mkdtempSync(join(tmpdir(), "notecard-dfu-bench-"));
   const run = (code: string) => execFileSync(bin, ["-e", code], { cwd: dir, input: "", encoding: "utf8", timeout: 300e3 });
-  copyFileSync(join(ROOT, "dist/NotecardDFU.min.js"), join(dir, "m.js"));
-  copyFileSync(join(ROOT, "dist/NotecardDFUInstall.min.js"), join(dir, "i.js"));
   copyFileSync(join(ROOT, "dist/NotecardDFUMD5.min.js"), join(dir, "md5.js"));
-  const fake = readFileSync(join(ROOT, "test/espruino/fake-notecard.js"), "utf8");
-  const out: { hot?: string; md5?: string } = {};
+  const out: { md5?: string } = {};
   const md5 = run(`Modules.addCached("NotecardDFUMD5", require("fs").readFileSync("md5.js")); var M = require("NotecardDFUMD5");
     var d = new Uint8Array(4096); for (var i = 0; i < 4096; i++) d[i] = (i * 7) & 255;
     var t0 = getTime(); for (i = 0; i < 5; i++) M.hex(d); var t1 = getTime();
@@ -99,46 +98,6 @@ function espruinoMeasurements(): { hot?: string; md5?: string } {
     print("MD5 " + ((t1 - t0) * 1000 / 5).toFixed(2) + " " + ((t2 - t1) * 1000 / 50).toFixed(3));`);
   const mm = /MD5 ([\d.]+) ([\d.]+)/.exec(md5);
   if (mm) out.md5 = `${mm[1]} ms per 4 KiB chunk on the Espruino Linux build vs E.CRC32 ${mm[2]} ms (${fmt(Number(mm[1]) / Number(mm[2]), 0)}x)`;
-  // Hot path: a copy of 14 chunks of 4 KiB. JS time is summed inside every timer callback the
-  // module schedules (so the Linux build's idle sleeps between turns do not count), minus the time
-  // spent inside the fake bus and inside page erases; then compared with the natives alone.
-  // The module is loaded into RAM the way the IDE uploads modules (Modules.addCached): on the Linux
-  // build, code run from Storage is re-read from its flash file on every lexer step, which no board
-  // with memory-mapped flash does.
-  const hot = run(fake + `
-    Modules.addCached("NotecardDFU", require("fs").readFileSync("m.js"));
-    Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("i.js"));
-    var img = ""; for (var i = 0; i < 14 * 4096; i++) img += String.fromCharCode((i * 13 + (i >> 8)) & 255);
-    require("Storage").write(".bootcde", "print(1);");
-    var F = require("Flash");
-    require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function () {
-      var card = new FakeNotecard(img);
-      var js = 0, bus = 0, erase = 0, timing = false;
-      function timed(fn, add) { return function () { var t = getTime(); var r = fn.apply(null, arguments); add(getTime() - t); return r; }; }
-      var timers = { set: function (fn, ms) { return setTimeout(function () { var t = getTime(); fn(); if (timing) js += getTime() - t; }, ms); }, clear: clearTimeout };
-      var i2c = { writeTo: timed(function (a, d) { card.writeTo(a, d); }, function (t) { bus += t; }),
-                  readFrom: timed(function (a, n) { return card.readFrom(a, n); }, function (t) { bus += t; }) };
-      var flash = { getPage: F.getPage, getFree: F.getFree, read: function (l, a) { return F.read(l, a); }, write: function (d, a) { F.write(d, a); },
-                    erasePage: timed(function (a) { F.erasePage(a); }, function (t) { erase += t; }) };
-      var dfu = require("NotecardDFU").setup({ i2c: i2c, flash: flash, timers: timers, board: "LINUX", version: "1.0.0", reboot: function () {},
-        transport: { gapMs: 0, pollMs: 0, readGapMs: 0, resetSettleMs: 1, drainMs: 5 } });
-      dfu.request({ req: "card.version" }, function () {
-        timing = true; bus = 0; erase = 0;
-        dfu.check(function (err, res) {
-          timing = false;
-          var payloads = [];
-          for (var k = 0; k < 14; k++) payloads.push(btoa(img.substr(k * 4096, 4096)));
-          for (var p = 0; p < 60; p++) F.erasePage(0x1002F000 + p * 1024);
-          var n0 = getTime();
-          for (k = 0; k < 14; k++) { var b = atob(payloads[k]); E.CRC32(b); F.write(b, 0x1002F000 + k * 4096); }
-          var n1 = getTime();
-          print("HOT " + res.state + " " + ((js - bus - erase) * 1000 / 14).toFixed(3) + " " + ((n1 - n0) * 1000 / 14).toFixed(3) + " " + (bus * 1000 / 14).toFixed(3) + " " + (erase * 1000 / 14).toFixed(3));
-        });
-      });
-    });`);
-  const m = /HOT (\w+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)/.exec(hot);
-  if (m) out.hot = `${m[2]} ms per 4 KiB chunk of module JS and the natives it calls (update cycle incl. read-back, journal; fake bus ${m[4]} ms and page erases ${m[5]} ms excluded) vs natives floor ${m[3]} ms (atob + E.CRC32 + Flash.write): ratio ${fmt(Number(m[2]) / Number(m[3]), 1)}x`;
-  else out.hot = "failed: " + hot.slice(-300);
   return out;
 }
 
@@ -147,43 +106,6 @@ function espruinoMeasurements(): { hot?: string; md5?: string } {
  * require from Storage, setup, and the peak of a whole 12 KB update above the usage before require,
  * per chunk size; and provisioning with the install module.
  */
-/**
- * Instructions per 4 KiB chunk on the Linux interpreter under valgrind's callgrind (ESPRUINO_BIN and
- * valgrind given): a whole update of 4 and of 12 chunks, modules in RAM as the IDE loads them, the
- * test Notecard of test/espruino/fake-notecard.js; the difference over 8 chunks leaves out start-up
- * and provisioning. Module and test card together: the card's work per chunk is the same in every
- * build, so the figure compares builds.
- */
-function instructionsPerChunk(): string {
-  const bin = process.env.ESPRUINO_BIN;
-  if (!bin || !existsSync(bin)) return "not measured (set ESPRUINO_BIN)";
-  try { execFileSync("valgrind", ["--version"]); } catch (e) { return "not measured (valgrind is not installed)"; }
-  const count = (chunks: number): number => {
-    const dir = mkdtempSync(join(tmpdir(), "notecard-dfu-cg-"));
-    copyFileSync(join(ROOT, "dist/NotecardDFU.min.js"), join(dir, "m.js"));
-    copyFileSync(join(ROOT, "dist/NotecardDFUInstall.min.js"), join(dir, "i.js"));
-    const img = Buffer.alloc(chunks * 4096);
-    for (let i = 0; i < img.length; i++) img[i] = (i * 13 + (i >> 8)) & 255;
-    writeFileSync(join(dir, "img.bin"), img);
-    writeFileSync(join(dir, "s.js"), readFileSync(join(ROOT, "test/espruino/fake-notecard.js"), "utf8") + `
-Modules.addCached("NotecardDFU", require("fs").readFileSync("m.js"));
-Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("i.js"));
-require("Storage").write(".bootcde", "print(1);");
-require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function () {
-  var card = new FakeNotecard(require("fs").readFileSync("img.bin"));
-  require("NotecardDFU").setup({ i2c: card, board: "LINUX", version: "1.0.0", reboot: function () {},
-    transport: { gapMs: 0, pollMs: 0, readGapMs: 0, resetSettleMs: 1, drainMs: 5 } })
-    .check(function (err, res) { print("STATE " + res.state); });
-});`);
-    const out = execFileSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=cg.out", bin, "s.js"], { cwd: dir, input: "", encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: 300e3 });
-    if (!/STATE updated/.test(out)) throw new Error("the update did not complete: " + out.slice(-300));
-    const m = /^summary: (\d+)/m.exec(readFileSync(join(dir, "cg.out"), "utf8"));
-    return m ? Number(m[1]) : NaN;
-  };
-  const per = (count(12) - count(4)) / 8;
-  return `${fmt(per / 1e6, 1)} M instructions per 4 KiB chunk (module and test card; callgrind, Linux release build, difference of 12- and 4-chunk updates)`;
-}
-
 function ramTable(say: (s?: string) => void, bytes: (f: string) => number) {
   const bin = process.env.ESPRUINO_FIXED_BIN;
   if (!bin || !existsSync(bin)) return say("JsVars: not measured (set ESPRUINO_FIXED_BIN to an Espruino Linux build with a fixed variable count)");
@@ -218,16 +140,30 @@ async function sizeBySource(say: (s?: string) => void) {
   say("runtime by source file (each minified alone): " + rows.map(([f, n]) => `${f} ${n}`).join(", ") + `; sum ${rows.reduce((a, r) => a + r[1], 0)}`);
 }
 
+const M = (n: number, d = 1) => fmt(n / 1e6, d);
+const BINARY_JSON_BYTES = 30 + 60 + 40; // dfu.get's answer, the card.binary.get request and its answer, with crc fields
+
+/** Bus bits of a response of `bytes` bytes read at MTU 253: per read a setup write and a header, and the data. */
+function readBits(bytes: number): number {
+  const bitsFor = (n: number) => (n + 1) * 9 + 2;
+  return Math.ceil(bytes / 253) * (bitsFor(2) + bitsFor(2)) + bitsFor(bytes) + bitsFor(2) * 2;
+}
+
 function main() {
   const save = process.argv.includes("--save");
   const lines: string[] = [];
   const say = (s = "") => { console.log(s); lines.push(s); };
+  const work = interpreterWork(ROOT, NOTE_C_REFERENCE.transport);
+  const w = typeof work === "string" ? null : work;
+  const four = w ? w.rows[2] : null;
+  const pico = (seconds: number, chunks: number, perChunk: number) => seconds + chunks * perChunk * PICO_NS_PER_INSTRUCTION * 1e-9;
   say("NotecardDFU benchmark: one run, simulator virtual clock");
   say(`card latency model: ${LATENCY_MS} ms per request; flash erase/write time excluded; modern card (no DFU mode)`);
   say("");
-  say("| image | I2C | (a) NotecardDFU default | (b) reference parameters | (c) wire floor | a/c | b/a |");
-  say("|---|---|---|---|---|---|---|");
-  const ratios: { ac: number[]; ba: number[] } = { ac: [], ba: [] };
+  say("| image | I2C | (a) NotecardDFU default | (b) reference parameters | (c) wire floor | a/c | b/a | (a) modelled on a Pico | (b) modelled on a Pico | Pico a/c |");
+  say("|---|---|---|---|---|---|---|---|---|---|");
+  const ratios: { ac: number[]; ba: number[]; pico: { [rate: string]: number } } = { ac: [], ba: [], pico: {} };
+  const perChunkBus: { [rate: string]: { seconds: number; rsp: number } } = {};
   let cpuMiB = 0;
   for (const size of [64 * KiB, 256 * KiB]) {
     for (const bitrate of [100000, 400000]) {
@@ -236,7 +172,10 @@ function main() {
       const c = wireFloor(size, 4096, bitrate, a);
       ratios.ac.push(a.seconds / c);
       ratios.ba.push(b.seconds / a.seconds);
-      say(`| ${size / KiB} KiB | ${bitrate / 1000} kHz | ${fmt(a.seconds)} s | ${fmt(b.seconds)} s | ${fmt(c)} s | ${fmt(a.seconds / c)} | ${fmt(b.seconds / a.seconds)} |`);
+      const pa = four ? pico(a.seconds, a.chunks, four.module) : NaN, pb = w ? pico(b.seconds, b.chunks, w.reference.module) : NaN;
+      if (size === 256 * KiB) { ratios.pico[bitrate] = pa / c; perChunkBus[bitrate] = { seconds: a.seconds / a.chunks, rsp: a.wireBytes / a.requests }; }
+      const m = (x: number) => (isNaN(x) ? "not measured" : fmt(x) + " s");
+      say(`| ${size / KiB} KiB | ${bitrate / 1000} kHz | ${fmt(a.seconds)} s | ${fmt(b.seconds)} s | ${fmt(c)} s | ${fmt(a.seconds / c)} | ${fmt(b.seconds / a.seconds)} | ${m(pa)} | ${m(pb)} | ${isNaN(pa) ? "-" : fmt(pa / c)} |`);
     }
   }
   const big = transfer(1024 * KiB, 400000, { chunkSize: 4096 });
@@ -244,6 +183,34 @@ function main() {
   say("");
   say(`(b): 4096-byte base64 chunks, 30-byte transfers, note-c's 6/20/250 ms delays, 2 ms setup-to-read, 50 ms polling (the note-c transport overrides).`);
   say(`(c): bytes of every request and response line plus Serial-over-I2C framing at 9 bits/byte + START/STOP, 1 ms after each write.`);
+  say(`Modelled on a Pico: the virtual bus time plus the module's instructions per chunk (below) times the model: ${PICO_MODEL}.`);
+  say("");
+  say("Interpreter work (callgrind, Espruino Linux release build, minified runtime in RAM as the IDE loads it, LINUX profile, virtual clock; per chunk = difference of a 12- and a 4-chunk update over 8 chunks):");
+  if (!w) say(String(work));
+  else {
+    say("");
+    say("| chunk | module, M instructions per chunk | of which natives | JS | I2C reads per chunk | per read (average) | event-loop turns per chunk | flash emulation (apart) |");
+    say("|---|---|---|---|---|---|---|---|");
+    for (const r of w.rows) say(`| ${r.chunk} | ${M(r.module)} | ${M(r.natives)} | ${M(r.module - r.natives)} | ${fmt(r.reads, 1)} | ${M(r.module / r.reads, 2)} | ${fmt(r.turns, 1)} | ${M(r.flash, 2)} |`);
+    say(`| 4096, reference parameters (b) | ${M(w.reference.module)} | ${M(w.reference.natives)} | ${M(w.reference.module - w.reference.natives)} | ${fmt(w.reference.reads, 1)} | ${M(w.reference.module / w.reference.reads, 2)} | ${fmt(w.reference.turns, 1)} | ${M(w.reference.flash, 2)} |`);
+    say("");
+    say(`one more I2C read exchange (4 KiB chunks at MTU 126 against 253): ${M(w.perRead, 2)} M instructions`);
+    say(`natives per 4 KiB chunk: ${four!.nativeTop.map(([f, v]) => `${f.replace(/^(gen_)?jswrap_/, "")} ${M(v, 2)}`).join(", ")}`);
+    say(`C functions per 4 KiB chunk (self, module and harness): ${four!.top.map(([f, v]) => `${f} ${M(v, 2)}`).join(", ")}`);
+    say(`taken out: the test card (run where collection is off), the harness (calibrated alone: ${M(w.harness.turn, 3)} M per timer turn, ${M(w.harness.call, 3)} M per bus call) and the flash emulation's natives; deterministic: the same update counted twice gave ${w.repeat[0]} and ${w.repeat[1]} instructions`);
+    say("");
+    const b = w.binary;
+    say(`binary dfu.get, modelled per 4 KiB chunk on a Pico: decode ${M(b.decode)} M instructions (E.mapInPlace undoes the XOR, one set(subarray) per COBS block, ${b.wireBytes} bytes on the wire), one more request and answer ${M(b.request)} M; base64's atob, re-encoding check and compare (${M(four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0))} M) and ${fmt(four!.reads - Math.ceil((b.wireBytes + 1) / 253) - 2, 0)} reads fewer saved`);
+    for (const rate of [100000, 400000]) {
+      const base = perChunkBus[rate];
+      const drop = four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0);
+      const binReads = Math.ceil((b.wireBytes + 1) / 253) + 2;
+      const instr = four!.module - drop - w.perRead * (four!.reads - binReads) + b.decode + b.request;
+      const bus = base.seconds + (readBits(b.wireBytes + 1 + BINARY_JSON_BYTES) - readBits(base.rsp)) / rate + (LATENCY_MS + 1) / 1000;
+      const t64 = base.seconds + four!.module * PICO_NS_PER_INSTRUCTION * 1e-9, tb = bus + instr * PICO_NS_PER_INSTRUCTION * 1e-9;
+      say(`  ${rate / 1000} kHz: base64 ${fmt(t64, 3)} s (bus ${fmt(base.seconds, 3)} s), binary ${fmt(tb, 3)} s (bus ${fmt(bus, 3)} s): ${fmt((1 - tb / t64) * 100, 0)} % ${tb < t64 ? "faster" : "slower"} (threshold for implementing it: 10 %)`);
+    }
+  }
   say("");
   const bytes = (f: string) => readFileSync(join(ROOT, "dist", f)).length;
   const size = bytes("NotecardDFU.min.js");
@@ -253,22 +220,19 @@ function main() {
   say("|---|---|---|");
   for (const f of Object.keys(BUDGETS)) say(`| ${f} | ${bytes(f)} | ${BUDGETS[f]} |`);
   say(`runtime target: ${RUNTIME_TARGET_BYTES} bytes`);
-  return sizeBySource(say).then(() => finishMain(say, lines, save, bytes, size, ratios, cpuMiB));
+  return sizeBySource(say).then(() => finishMain(say, lines, save, bytes, size, ratios, four ? four.module : NaN, w ? w.perRead : NaN));
 }
 
-function finishMain(say: (s?: string) => void, lines: string[], save: boolean, bytes: (f: string) => number, size: number, ratios: { ac: number[]; ba: number[] }, cpuMiB: number) {
+function finishMain(say: (s?: string) => void, lines: string[], save: boolean, bytes: (f: string) => number, size: number, ratios: { ac: number[]; ba: number[]; pico: { [rate: string]: number } }, perChunk: number, perRead: number) {
   say("");
   ramTable(say, bytes);
   say("");
-  say(`interpreter work: ${instructionsPerChunk()}`);
-  say("");
   const esp = espruinoMeasurements();
   if (esp.md5) say(`chunk MD5 (only for cards that do not echo the crc): ${esp.md5}`);
-  if (esp.hot) say(`Espruino hot path: ${esp.hot}`);
-  else say("Espruino hot path: not measured (set ESPRUINO_BIN to an Espruino Linux build)");
   say("");
   const worst = (xs: number[]) => Math.max(...xs), least = (xs: number[]) => Math.min(...xs);
-  say(`targets: a/c <= 1.15 (worst ${fmt(worst(ratios.ac))}); b/a >= 2.5 (least ${fmt(least(ratios.ba))}); hot path <= 1.5x natives; runtime <= ${RUNTIME_TARGET_BYTES} B (${size} B)`);
+  say(`targets: a/c <= 1.15 (worst ${fmt(worst(ratios.ac))}); b/a >= 2.5 (least ${fmt(least(ratios.ba))}); runtime <= ${RUNTIME_TARGET_BYTES} B (${size} B)`);
+  say(`targets on a Pico: module <= 15 M instructions per 4 KiB chunk (${isNaN(perChunk) ? "not measured" : M(perChunk) + " M"}), <= 0.6 M per read exchange (${isNaN(perRead) ? "not measured" : M(perRead, 2) + " M"}); 256 KiB modelled <= 1.25x the wire floor at 100 kHz (${fmt(ratios.pico[100000])}), <= 2x at 400 kHz (${fmt(ratios.pico[400000])})`);
   if (save) {
     const machine = `${cpus()[0].model}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString()}`;
     writeFileSync(join(ROOT, "bench/results.md"), "# Benchmark results\n\nMachine: " + machine + "\n\n" + lines.join("\n") + "\n");

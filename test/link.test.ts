@@ -313,28 +313,59 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
       }
     });
 
+    it("reads a reply back to back, at most turnBytes (plus one read) per event-loop turn", function () {
+      const perTurn = (turnBytes: number | undefined) => {
+        const board = new SimBoard({ notecard: {} });
+        const ports: any = board.ports(), t0 = ports.timers, bus = ports.i2c;
+        let inTurn = 0, most = 0, turns = 0;
+        // Count the reply bytes read inside each timer callback the module schedules.
+        const timers = { set: (fn: () => void, ms: number) => t0.set(() => { inTurn = 0; turns++; fn(); }, ms), clear: (id: any) => t0.clear(id) };
+        const i2c = { writeTo: (a: number, d: Uint8Array) => bus.writeTo(a, d), readFrom: (a: number, n: number) => { const r = bus.readFrom(a, n); inTurn += r[1]; most = Math.max(most, inTurn); return r; } };
+        const dfu = NotecardDFU.setup(Object.assign(ports, { board: "LINUX", timers, i2c, transport: turnBytes === undefined ? {} : { turnBytes } }));
+        board.card.stage({ data: image(4096), version: "2.0.0" });
+        let out: any = null;
+        dfu.request({ req: "dfu.get", offset: 0, length: 4096 }, (e: any, r: any) => { out = [e, r]; });
+        board.clock.runUntil(() => out !== null);
+        assert.equal(out[0], null);
+        assert.equal(Buffer.from(out[1].payload, "base64").length, 4096);
+        return { most, turns };
+      };
+      const one = perTurn(0), def = perTurn(undefined), small = perTurn(512);
+      assert.ok(one.most <= 253, `one read per turn: ${one.most} bytes`);
+      assert.ok(def.most > 2048 - 253 && def.most < 2048 + 253, `default 2048: ${def.most} bytes in a turn`);
+      assert.ok(small.most >= 512 && small.most < 512 + 253, `turnBytes 512: ${small.most} bytes in a turn`);
+      assert.ok(def.turns < small.turns && small.turns < one.turns, `turns: ${def.turns} < ${small.turns} < ${one.turns}`);
+    });
+
     it("has no per-byte JS loop on the receive path (bus reads, crc check, parse, payload decode)", function () {
       const ast: any = acorn.parse(readFileSync("dist/NotecardDFU.js", "utf8"), { ecmaVersion: 5 });
       const loops: string[] = [], blocks: string[] = [];
-      // A loop that steps by a constant block of at least 64 bytes is not per byte.
-      const perBlock = (n: any) => n.type === "ForStatement" && n.update && n.update.type === "AssignmentExpression" && n.update.operator === "+="
-        && n.update.right.type === "Literal" && n.update.right.value >= 64;
+      // A loop that steps by a block of at least 64 bytes (a literal, or a step set to 384 times
+      // something in its own init) is not per byte; nor is one that makes a bus read per turn.
+      const step = (n: any) => n.update && n.update.type === "AssignmentExpression" && n.update.operator === "+=" && n.update.right;
+      const setTo384 = (init: any, name: string) => (init && init.type === "SequenceExpression" ? init.expressions : [init]).some((e: any) =>
+        e && e.type === "AssignmentExpression" && e.left.name === name && e.right.type === "BinaryExpression" && e.right.operator === "*" && e.right.left.value === 384);
+      const perBlock = (n: any) => n.type === "ForStatement" && step(n)
+        && ((step(n).type === "Literal" && step(n).value >= 64) || (step(n).type === "Identifier" && setTo384(n.init, step(n).name)));
+      const reads = (n: any): boolean => !!n && typeof n.type === "string" && ((n.type === "CallExpression" && n.callee.name === "read")
+        || Object.keys(n).some((k) => Array.isArray(n[k]) ? n[k].some(reads) : n[k] && typeof n[k].type === "string" && reads(n[k])));
       const walk = (n: any) => {
         if (!n || typeof n.type !== "string") return;
         if (perBlock(n)) blocks.push(n.type);
+        else if (/^(For|While)Statement$/.test(n.type) && reads(n.body)) blocks.push("reads");
         else if (/^(For|ForIn|While|DoWhile)Statement$/.test(n.type)) loops.push(n.type);
         for (const k of Object.keys(n)) {
           const v = n[k];
           if (Array.isArray(v)) v.forEach(walk); else if (v && typeof v.type === "string") walk(v);
         }
       };
-      for (const name of ["wireStep", "parse", "payload", "onWire"]) {
+      for (const name of ["wireStep", "read", "received", "parse", "payload", "onWire"]) {
         const fn = ast.body.find((n: any) => n.type === "FunctionDeclaration" && n.id.name === name);
         assert.ok(fn, name + " not found in the bundle");
         walk(fn);
       }
       assert.deepEqual(loops, []);
-      assert.deepEqual(blocks, ["ForStatement"], "the payload is re-encoded 384 bytes at a time");
+      assert.deepEqual(blocks, ["reads", "ForStatement"], "reads back to back, and the payload re-encoded 384 bytes per KiB of chunk at a time");
       // The check can fail: the resync drain does loop over the bytes it throws away.
       walk(ast.body.find((n: any) => n.type === "FunctionDeclaration" && n.id.name === "drained"));
       assert.deepEqual(loops, ["ForStatement"]);

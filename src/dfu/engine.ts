@@ -263,7 +263,9 @@ function step(d: Engine) {
           d._journaled = w._committed;
           return journal(d, P.Copy);
         }
-        return void go(d, P.Copy);
+        // The next request in this turn: a turn of its own would only cost this text again.
+        if (go(d, P.Copy, -1)) step(d);
+        return;
 
       default:
         return phase(d);

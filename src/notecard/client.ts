@@ -115,14 +115,33 @@ function onWire(c: Client, err: Fault | null) {
  */
 function parse(c: Client): Response {
   var rx = c._rx as Uint8Array, s = c._p.natives.text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
+  var nl = -1, err = -1, pay = -1, q = -1, j: string;
   // Text and CRC work on the buffer's own bytes: s is rx itself on Espruino. The line ends "\r\n".
   if (s.charCodeAt(end - 1) === 10) end--;
   if (s.charCodeAt(end - 1) === 13) end--;
-  var nl = s.indexOf("\n", 2), err = s.indexOf('"err":"', 2), pay = s.indexOf('"payload":"', 2);
+  at = end - 23;
+  var field = at >= 2 && s.charCodeAt(end - 1) === 125 && (s.substr(at, 8) === ',"crc":"' || (at === 3 && s.substr(at, 8) === ' "crc":"'));
+  // An update chunk, {"payload":"…",…}: the payload's end is where the length asked for puts it,
+  // and only the JSON around it is searched (a search costs the interpreter about as much per
+  // character as decoding); payload() proves the text between is base64 alone.
+  if (c._flags & 2 && s.substr(2, 12) === '{"payload":"') {
+    q = 14 + (((c._req as Response).length + 2) / 3 | 0) * 4;
+    if (q < end && s.charCodeAt(q) === 34) {
+      j = s.substring(2, 14) + s.substring(q, end);
+      if (j.indexOf("\n") < 0 && j.indexOf('"err":"') < 0) pay = 3;
+    }
+  }
+  if (pay < 0) {
+    // Searched in the line alone: s is the whole buffer, and a search that finds nothing reads it all.
+    j = s.substring(2, end);
+    nl = j.indexOf("\n") + 2;
+    err = j.indexOf('"err":"') + 2;
+    pay = j.indexOf('"payload":"') + 2;
+    if (pay >= 2) q = j.indexOf('"', pay + 9) + 2;
+  }
   // Anything after the first newline would be read as the next answer: flag it for a resync.
   if (nl >= 2 && nl < end) throw Error("data after the response");
-  at = end - 23;
-  if (at >= 2 && s.charCodeAt(end - 1) === 125 && (s.substr(at, 8) === ',"crc":"' || (at === 3 && s.substr(at, 8) === ' "crc":"'))) {
+  if (field) {
     var seq = parseInt(s.substr(at + 8, 4), 16);
     crc = parseInt(s.substr(at + 13, 8), 16);
     // The crc covers the JSON without the field: for a moment the field's first byte is the "}".
@@ -140,8 +159,7 @@ function parse(c: Client): Response {
   } else if (c._crc && (err < 2 || err >= end)) throw Error("CRC missing");
   c._pay = -1;
   if (pay >= 2 && pay < end) {
-    var q = s.indexOf('"', pay + 11);
-    if (q < 0 || q >= end) throw Error("corrupt response");
+    if (q < 2 || q >= end) throw Error("corrupt response");
     c._pay = pay + 11;
     c._payEnd = q;
     s = s.substring(2, pay + 11) + s.substring(q, end);
@@ -157,20 +175,22 @@ function parse(c: Client): Response {
  * from one native pass over the buffer. Returns it, or what is wrong with it.
  */
 export function payload(c: Client, prefix: string, n: number): string | Fault {
-  var p = c._p, nat = p.natives, rx = c._rx as Uint8Array, a = c._pay, b = c._payEnd, s: string, i: number, t: string;
+  var p = c._p, nat = p.natives, rx = c._rx as Uint8Array, a = c._pay, b = c._payEnd, s: string, i: number, k: number, t: string, text: string;
   if (a < 0) return fault("io", "no payload");
-  rx.fill(32, 0, a);
-  rx.fill(32, b);
+  // fill() visits every element of the array it is called on: only the bytes to blank.
+  rx.subarray(0, a).fill(32);
+  rx.subarray(b).fill(32);
   nat.put(rx, nat.btoa(prefix), a - 8);
-  s = nat.atob(nat.text(rx));
+  s = nat.atob((text = nat.text(rx)));
   if (s.length !== n + 6) return fault("io", "payload is " + (s.length - 6) + " bytes, asked for " + n);
   // Espruino's atob decodes stray characters as zero bytes: only canonical base64 comes back the
   // same, and as long, when the bytes are encoded again. Natively, 384 bytes (whole base64 groups)
-  // at a time, each compared by CRC-32 with its part of the text: no copy, a small transient.
+  // per KiB of chunk at a time, each compared with its part of the text: a transient that grows
+  // with the chunk, and few turns of the loop, whose text the interpreter reads again each time.
   if (b - a + 8 !== ((s.length + 2) / 3 | 0) * 4) return fault("io", "payload is not valid base64");
-  for (i = 0; i < s.length; i += 384) {
-    t = nat.btoa(nat.view(s, i, Math.min(384, s.length - i)));
-    if (nat.crc32(t) !== nat.crc32(rx.subarray(a - 8 + i / 3 * 4, a - 8 + i / 3 * 4 + t.length))) return fault("io", "payload is not valid base64");
+  for (i = 0, k = 384 * Math.max(1, n >> 10); i < n + 6; i += k) {
+    t = nat.btoa(nat.view(s, i, Math.min(k, n + 6 - i)));
+    if (t !== text.substr(a - 8 + i / 3 * 4, t.length)) return fault("io", "payload is not valid base64");
   }
   return s;
 }

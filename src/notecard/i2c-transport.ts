@@ -25,6 +25,8 @@ export interface TransportOptions {
   pollMs: number;
   /** Pause between reads while AVAIL > 0, ms. */
   readGapMs: number;
+  /** With readGapMs and readDelayMs 0: reply bytes read back to back in one event-loop turn. */
+  turnBytes: number;
   /** Give up when no response byte arrived within this time, ms. */
   responseTimeoutMs: number;
   /** Give up when a started response goes silent this long, ms. */
@@ -39,7 +41,7 @@ export interface TransportOptions {
 
 /** The options in the order of TransportOptions, as the transport keeps them (a number array costs less RAM than named fields). */
 export const enum O {
-  Address, Mtu, GapMs, ChunkDelayMs, SegmentBytes, SegmentPauseMs, ReadDelayMs, PollMs, ReadGapMs,
+  Address, Mtu, GapMs, ChunkDelayMs, SegmentBytes, SegmentPauseMs, ReadDelayMs, PollMs, ReadGapMs, TurnBytes,
   ResponseTimeoutMs, GapTimeoutMs, NackBackoffMs, ResetSettleMs, DrainMs, ResyncAttempts
 }
 
@@ -48,8 +50,8 @@ export const enum O {
  * the given overrides, as an array indexed by O.
  */
 export function transportOptions(over?: Partial<TransportOptions>): number[] {
-  var names = "address mtu gapMs chunkDelayMs segmentBytes segmentPauseMs readDelayMs pollMs readGapMs responseTimeoutMs gapTimeoutMs nackBackoffMs resetSettleMs drainMs resyncAttempts".split(" ");
-  var o = [0x17, 253, 1, 0, 250, 250, 0, 25, 0, 30000, 1000, 1000, 250, 500, 10], i: number, v: unknown;
+  var names = "address mtu gapMs chunkDelayMs segmentBytes segmentPauseMs readDelayMs pollMs readGapMs turnBytes responseTimeoutMs gapTimeoutMs nackBackoffMs resetSettleMs drainMs resyncAttempts".split(" ");
+  var o = [0x17, 253, 1, 0, 250, 250, 0, 25, 0, 2048, 30000, 1000, 1000, 250, 500, 10], i: number, v: unknown;
   for (i = 0; i < names.length; i++) {
     v = over && (over as any)[names[i]];
     if (v !== undefined) o[i] = v as number;
@@ -130,7 +132,7 @@ export function transact(t: Transport, line: string, cmd: boolean, resync?: bool
 }
 
 function wireStep(t: Transport) {
-  var o = t._o, p = t._p, st = t._st, rx = t._rx as Uint8Array, now = p.clock(), r: Uint8Array, n: number;
+  var o = t._o, p = t._p, st = t._st, now = p.clock(), r: Uint8Array, n: number;
   if (st === St.Idle) return t._idle(t);
   if (st === St.Sent) return t._done(t, null);
   // Only the bus calls are guarded: what the callbacks throw is theirs. The reads come first:
@@ -148,10 +150,7 @@ function wireStep(t: Transport) {
       }
     }
     t._split = false;
-    r = p.i2c.readFrom(o[O.Address], n + 2);
-    if (!r || r.length !== n + 2) throw Error("bad raw byte count");
-    if (r[1] !== n) throw Error("bad byte count");
-    if (r[0] > 253) throw Error("bad AVAIL");
+    r = read(t, n);
   } catch (e) {
     if (st < St.Newline) return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
     // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
@@ -161,27 +160,56 @@ function wireStep(t: Transport) {
     }
     return retrySync(t, o[O.NackBackoffMs]);
   }
-  var avail = r[0], len = t._len;
   if (st >= St.Drain) return drained(t, r, now);
-  if (st === St.Poll && ++t._polls && avail > 0 && !len) {
+  if (st === St.Poll && ++t._polls && r[0] > 0 && !t._len) {
     // Hit on the first query: try a little sooner next time; missed: the answer came within the
     // last poll interval.
     t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o[O.PollMs] / 2);
   }
-  if (n > 0) {
-    if (len + n > rx.length - 2) return t._done(t, fault("io", "response larger than " + (rx.length - 2) + " bytes"));
-    // The read's two header bytes land on the two before the data and are put back: no copy.
-    var a = rx[len], b = rx[len + 1];
-    rx.set(r, len);
-    rx[len] = a;
-    rx[len + 1] = b;
-    t._len = len += n;
-    t._last = now;
-  }
-  if (avail > 0) {
-    t._more = Math.min(avail, o[O.Mtu]);
+  received(t, r, n, now);
+}
+
+/** One read of n bytes and its header, [AVAIL, COUNT], checked. */
+function read(t: Transport, n: number): Uint8Array {
+  var r = t._p.i2c.readFrom(t._o[O.Address], n + 2);
+  if (!r || r.length !== n + 2) throw Error("bad raw byte count");
+  if (r[1] !== n) throw Error("bad byte count");
+  if (r[0] > 253) throw Error("bad AVAIL");
+  return r;
+}
+
+/**
+ * A read's n bytes appended: its two header bytes land on the two before them and are put back,
+ * so no copy. While the card has more, reads on back to back (every library does) up to turnBytes
+ * in this turn: a loop of natives, so the interpreter reads little text again per read. Then the
+ * line is complete, late, or polled for again.
+ */
+function received(t: Transport, r: Uint8Array, n: number, now: number) {
+  var o = t._o, p = t._p, rx = t._rx as Uint8Array, h = t._hdr, len = t._len, got = 0, a: number, b: number;
+  for (;;) {
+    if (n > 0) {
+      if (len + n > rx.length - 2) return t._done(t, fault("io", "response larger than " + (rx.length - 2) + " bytes"));
+      a = rx[len];
+      b = rx[len + 1];
+      rx.set(r, len);
+      rx[len] = a;
+      rx[len + 1] = b;
+      t._len = len += n;
+      t._last = now;
+      got += n;
+    }
+    if (!r[0]) break;
+    t._more = n = Math.min(r[0], o[O.Mtu]);
     t._st = St.More;
-    return void p.timers.set(t._tick, o[O.ReadGapMs]);
+    if (o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 || got >= o[O.TurnBytes]) return void p.timers.set(t._tick, o[O.ReadGapMs]);
+    try {
+      h[0] = 0;
+      h[1] = n;
+      p.i2c.writeTo(o[O.Address], h);
+      r = read(t, n);
+    } catch (e) {
+      return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
+    }
   }
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
   if (len && rx[len + 1] === 10) return t._done(t, null);
