@@ -127,7 +127,7 @@ require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0", chun
 }
 
 /** The harness alone: per timer turn and per bus call (each turn below makes 1 or 2 calls). */
-function harness(bin: string, dir: string): { turn: number; call: number } {
+export function harness(bin: string, dir: string): { turn: number; call: number } {
   const count = (callsPerTurn: number) => callgrind(bin, dir, `function FakeNotecard() {}
 (function () {` + HARNESS + `
 card = { writeTo: function () {}, readFrom: function () { return 0; } };
@@ -143,7 +143,7 @@ print("RESULT updated " + turns + " " + calls + " " + reads);
 const FLASH = /jswrap_flash_/;
 
 /** Per chunk of `chunk` bytes: the difference between updates of `small` and `large` chunks. */
-function perChunk(bin: string, dir: string, cal: { turn: number; call: number }, chunk: number, transport: string, small = 4, large = 12): ChunkWork {
+export function perChunk(bin: string, dir: string, cal: { turn: number; call: number }, chunk: number, transport: string, small = 4, large = 12): ChunkWork {
   const a = update(bin, dir, chunk, small, transport), b = update(bin, dir, chunk, large, transport), n = large - small;
   const d = (x: number, y: number) => (y - x) / n;
   const turns = d(a.turns, b.turns), calls = d(a.calls, b.calls);

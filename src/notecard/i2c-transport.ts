@@ -185,32 +185,41 @@ function read(t: Transport, n: number): Uint8Array {
  * line is complete, late, or polled for again.
  */
 function received(t: Transport, r: Uint8Array, n: number, now: number) {
-  var o = t._o, p = t._p, rx = t._rx as Uint8Array, h = t._hdr, len = t._len, got = 0, a: number, b: number;
-  for (;;) {
-    if (n > 0) {
-      if (len + n > rx.length - 2) return t._done(t, fault("io", "response larger than " + (rx.length - 2) + " bytes"));
-      a = rx[len];
-      b = rx[len + 1];
-      rx.set(r, len);
-      rx[len] = a;
-      rx[len + 1] = b;
-      t._len = len += n;
-      t._last = now;
-      got += n;
-    }
-    if (!r[0]) break;
-    t._more = n = Math.min(r[0], o[O.Mtu]);
-    t._st = St.More;
-    if (o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 || got >= o[O.TurnBytes]) return void p.timers.set(t._tick, o[O.ReadGapMs]);
-    try {
+  var o = t._o, p = t._p, rx = t._rx as Uint8Array, h = t._hdr, len = t._len, got = 0, a: number, b: number, stop = 0;
+  // One guard around the loop, not one per read: the interpreter would read its text every turn.
+  try {
+    for (;;) {
+      if (n > 0) {
+        if (len + n > rx.length - 2) {
+          stop = 1;
+          break;
+        }
+        a = rx[len];
+        b = rx[len + 1];
+        rx.set(r, len);
+        rx[len] = a;
+        rx[len + 1] = b;
+        t._len = len += n;
+        t._last = now;
+        got += n;
+      }
+      if (!r[0]) break;
+      t._more = n = Math.min(r[0], o[O.Mtu]);
+      t._st = St.More;
+      if (o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 || got >= o[O.TurnBytes]) {
+        stop = 2;
+        break;
+      }
       h[0] = 0;
       h[1] = n;
       p.i2c.writeTo(o[O.Address], h);
       r = read(t, n);
-    } catch (e) {
-      return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
     }
+  } catch (e) {
+    return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
   }
+  if (stop === 1) return t._done(t, fault("io", "response larger than " + (rx.length - 2) + " bytes"));
+  if (stop === 2) return void p.timers.set(t._tick, o[O.ReadGapMs]);
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
   if (len && rx[len + 1] === 10) return t._done(t, null);
   if (len > 0 && now - t._last > o[O.GapTimeoutMs]) return t._done(t, fault("io", "timeout: transaction incomplete"));
