@@ -2,6 +2,7 @@
 // error, the running image kept, nothing lost (the Notecard keeps its image unless the image
 // itself is bad, which is then reported), and the Notecard out of DFU mode.
 import { strict as assert } from "assert";
+import { readFileSync } from "fs";
 import { appImage, SimBoard } from "../../sim/board";
 import { check, device, Install, provision } from "../helpers/device";
 import { add } from "./figures";
@@ -165,7 +166,40 @@ describe("bad-input catalogue", function () {
     assert.ok(board.card.image, "the Notecard keeps its image");
   });
 
+  it("refuses a layout that differs from the provisioned one in any single field, or another board", function () {
+    const base = JSON.parse(readFileSync("boards/LINUX.json", "utf8")).layout;
+    const variants: [string, (l: any) => void][] = [
+      ["slot 0 address", (l) => { l.slots[0].addr += 1024; }],
+      ["slot 0 length", (l) => { l.slots[0].length -= 1024; }],
+      ["slot 1 address", (l) => { l.slots[1].addr += 1024; }],
+      ["slot 1 length", (l) => { l.slots[1].length -= 1024; }],
+      ["slot 1 as a file", (l) => { l.slots[1] = { file: "s1", length: l.slots[1].length }; }],
+      ["one slot only", (l) => { l.slots.length = 1; }],
+      ["record address", (l) => { l.record.addr += 1024; }],
+      ["record length", (l) => { l.record.length *= 2; }],
+      ["record as files", (l) => { l.record = { files: ["r0", "r1"], length: l.record.length }; }],
+      ["no record", (l) => { delete l.record; }]
+    ];
+    for (const [what, change] of variants) {
+      const board = ready({ name: "", state: "", error: /x/ });
+      const layout = JSON.parse(JSON.stringify(base));
+      change(layout);
+      const { err, result } = check(board, device(board, "1.0.0", { layout }));
+      assert.equal(result.state, "retry", what);
+      assert.equal(err && err.code, "layout", what);
+      assert.match(err.message, /not the provisioned layout/, what);
+      assert.ok(board.card.image, what + ": the Notecard keeps its image");
+    }
+    // The same layout, given again, is the provisioned one; another board's name is not.
+    const same = ready({ name: "", state: "", error: /x/ });
+    assert.equal(check(same, device(same, "1.0.0", { layout: JSON.parse(JSON.stringify(base)) })).result.state, "updated");
+    const other = ready({ name: "", state: "", error: /x/ });
+    const { err } = check(other, device(other, "1.0.0", { board: "PICO" }));
+    assert.equal(err.code, "layout");
+    assert.match(err.message, /provisioned for LINUX, not PICO/);
+  });
+
   after(function () {
-    add("bad-input cases", CASES.length + 6);
+    add("bad-input cases", CASES.length + 7);
   });
 });
