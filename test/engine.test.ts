@@ -36,24 +36,27 @@ function assertIntact(board: SimBoard) {
 
 describe("update engine (built bundle)", function () {
   describe("resume after a host reset", function () {
-    for (const [name, pct, size] of [["LINUX", 30, 40000], ["LINUX", 60, 40000], ["LINUX", 99, 40000], ["PICO", 30, 7000], ["PICO", 60, 7000], ["PICO", 99, 7000]] as [string, number, number][]) {
-      it(`continues from the last committed page after a reset at ${pct} % (${name})`, function () {
+    // 1536-byte chunks end inside LINUX's 1 KiB pages: the journal then holds the last whole page.
+    for (const [name, pct, size, chunk] of [["LINUX", 30, 40000, 2048], ["LINUX", 60, 40000, 2048], ["LINUX", 99, 40000, 2048], ["LINUX", 50, 40000, 1536], ["PICO", 30, 7000, 2048], ["PICO", 60, 7000, 2048], ["PICO", 99, 7000, 2048]] as [string, number, number, number][]) {
+      it(`continues from the last committed page after a reset at ${pct} % (${name}, ${chunk}-byte chunks)`, function () {
         const { board, src } = ready({ board: name, size, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
         const total = src.length;
+        const events: string[] = [];
         const dfu = device(board, "1.0.0", {
-          chunkSize: 2048,
+          chunkSize: chunk,
           onProgress: (p: any) => { if (p.offset >= (total * pct) / 100) board.rail.down = true; }
         });
         assert.throws(() => check(board, dfu), PowerCut);
         board.boot();
         const before = requests(board, "dfu.get", (r) => r.length > 0).length;
-        const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+        const { err, result } = check(board, device(board, "1.0.0", { chunkSize: chunk, onEvent: (t: string) => events.push(t) }));
         assert.equal(err, null, err && err.message);
         assert.equal(result.state, "updated");
-        assert.ok(result.resumedAt > 0 && result.resumedAt >= Math.floor((total * pct) / 100) - 2048 - 1024, `resumed at ${result.resumedAt}`);
+        assert.ok(result.resumedAt > 0 && result.resumedAt >= Math.floor((total * pct) / 100) - chunk - 1024, `resumed at ${result.resumedAt}`);
         const fetched = requests(board, "dfu.get", (r) => r.length > 0).slice(before);
         assert.equal(fetched[0].req.offset, result.resumedAt);
-        assert.ok(fetched.length <= Math.ceil((total - result.resumedAt) / 2048) + 1, `${fetched.length} chunks fetched after the reset`);
+        assert.ok(fetched.length <= Math.ceil((total - result.resumedAt) / chunk) + 1, `${fetched.length} chunks fetched after the reset`);
+        assert.ok(!events.some((t) => /again/.test(t)), "the resumed copy verified without starting again: " + events.join(" | "));
         assert.equal(board.boot().ran, "2.0.0");
         assert.equal(board.card.hubMode, "periodic");
       });
@@ -156,6 +159,157 @@ describe("update engine (built bundle)", function () {
       mem[base + at + 11] ^= 0x01;
       assert.equal(device(board, "1.0.0").info().state, "progress", "the record before it");
       assert.equal(board.boot().ran, "1.0.0", "the selector does not take it either");
+    });
+  });
+
+  describe("slot writer", function () {
+    const SLOT = [0x10020000 - 0x10000000, 0x1002f000 - 0x10000000], LEN = 61440;
+    /** An application of exactly `size` bytes. */
+    const exact = (version: string, size: number) => { const a = appImage(version, { size }); return a + " ".repeat(size - a.length); };
+    const held = (board: SimBoard, slot: number, src: string) => Buffer.from(board.flash.mem.subarray(SLOT[slot], SLOT[slot] + src.length)).toString("latin1") === src;
+
+    it("keeps the previous image byte for byte, even under an image that fills its slot in chunks that end inside pages", function () {
+      const { board, src: v2 } = ready({ size: 9000 });
+      const v1 = appImage("1.0.0");
+      assert.equal(check(board, device(board, "1.0.0", { chunkSize: 1536 })).result.state, "updated");
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.ok(held(board, 0, v1), "slot 0 still holds 1.0.0 for a rollback");
+      confirm(board, device(board, "2.0.0"));
+      // 3.0.0 fills slot 0 to its last byte; slot 1 (running 2.0.0) begins right after it.
+      const v3 = exact("3.0.0", LEN);
+      assert.equal(v3.length, LEN);
+      board.card.stage({ data: bytes(v3), version: "3.0.0" });
+      const { err, result } = check(board, device(board, "2.0.0", { chunkSize: 1536 }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.ok(held(board, 1, v2), "slot 1 still holds 2.0.0");
+      assert.ok(held(board, 0, v3));
+      assert.equal(board.boot().ran, "3.0.0");
+      // And back into slot 1, over 2.0.0's pages: each erased before it is written, nothing else.
+      confirm(board, device(board, "3.0.0"));
+      const v4 = exact("4.0.0", 20000);
+      board.card.stage({ data: bytes(v4), version: "4.0.0" });
+      const again = check(board, device(board, "3.0.0", { chunkSize: 1536 }));
+      assert.equal(again.result.state, "updated", again.err && again.err.message);
+      assert.ok(held(board, 0, v3), "slot 0 still holds 3.0.0");
+      assert.ok(held(board, 1, v4));
+      assert.equal(board.boot().ran, "4.0.0");
+    });
+
+    it("writes an image whose length is not a multiple of four (the last word padded)", function () {
+      for (const size of [6001, 6002, 6003]) {
+        const { board } = ready();
+        const src = exact("2.0.0", size);
+        board.card.stage({ data: bytes(src), version: "2.0.0" });
+        const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+        assert.equal(result.state, "updated", err && err.message);
+        assert.ok(held(board, 1, src));
+        assert.equal(board.flash.mem[SLOT[1] + size], 0xff, "padding stays erased");
+        assert.equal(board.boot().ran, "2.0.0");
+      }
+    });
+
+    it("starts a Storage-file slot again when, after a reset, it holds other bytes past the journal", function () {
+      const { board, src } = ready({ board: "PICO", size: 7000 });
+      const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 3072) board.rail.down = true; } });
+      assert.throws(() => check(board, dfu), PowerCut);
+      board.boot();
+      // Past the journaled offset (2048): bytes that are not the image's.
+      const name = board.storage.list().find((f) => /^dfu\.1$/.test(f)) as string;
+      const file = board.storage.files.get(name) as Uint8Array;
+      file.fill(0x55, 2500, 2516);
+      const events: string[] = [];
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated", (err && err.message) + " / " + events.join(" | "));
+      assert.ok(events.some((t) => /copy again: slot holds other data/.test(t)), events.join(" | "));
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.equal(Buffer.from(board.storage.files.get(name) as Uint8Array).toString("latin1").substr(0, src.length), src);
+    });
+  });
+
+  describe("boot record format", function () {
+    // LINUX keeps its records raw at 0x1003E000: two units of 4 KiB, 512-byte records, each
+    // [CRC-32 LE][length LE16][JSON] with the CRC over the length and the JSON.
+    const UNIT = [0x1003e000 - 0x10000000, 0x1003f000 - 0x10000000], SIZE = 512;
+    function scan(board: SimBoard) {
+      const mem = board.flash.mem, found: { u: number; i: number; q: number; json: string }[] = [], free = [-1, -1];
+      for (let u = 0; u < 2; u++) {
+        for (let i = 0; i < 8; i++) {
+          const rec = mem.subarray(UNIT[u] + i * SIZE, UNIT[u] + (i + 1) * SIZE);
+          if (rec.every((b) => b === 0xff)) { if (free[u] < 0) free[u] = i; continue; }
+          const n = rec[4] | (rec[5] << 8), json = Buffer.from(rec.subarray(6, 6 + n)).toString("latin1");
+          try { found.push({ u, i, q: JSON.parse(json).q, json }); } catch (e) { /* not a record */ }
+        }
+      }
+      const latest = found.reduce((a, b) => (b.q > a.q ? b : a));
+      return { latest, free: free[latest.u], unit: latest.u };
+    }
+    /** Writes a record into the latest unit's first free place; `length` overrides the length field and the CRC's extent. */
+    function put(board: SimBoard, json: string, length = json.length) {
+      const { unit, free } = scan(board), rec = new Uint8Array(SIZE).fill(0xff);
+      rec.set(Buffer.from(json, "latin1"), 6);
+      rec[4] = length & 0xff;
+      rec[5] = length >> 8;
+      const crc = nodeNatives.crc32(rec.subarray(4, Math.min(SIZE, 6 + length)));
+      rec[0] = crc & 0xff; rec[1] = (crc >>> 8) & 0xff; rec[2] = (crc >>> 16) & 0xff; rec[3] = crc >>> 24;
+      board.flash.mem.set(rec, UNIT[unit] + free * SIZE);
+    }
+    function provisioned() {
+      const board = new SimBoard({ board: "LINUX" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      return board;
+    }
+    /** The latest record with a higher sequence number and the running version renamed, padded with spaces to `n` characters of JSON. */
+    function newer(board: SimBoard, version: string, n: number) {
+      const r = JSON.parse(scan(board).latest.json);
+      r.q += 1;
+      r.a.v = version;
+      const json = JSON.stringify(r);
+      return json + " ".repeat(Math.max(0, n - json.length));
+    }
+
+    it("takes a record of the largest length (506 bytes of JSON)", function () {
+      const board = provisioned();
+      put(board, newer(board, "7.7.7", SIZE - 6));
+      assert.equal(device(board, "1.0.0").info().version, "7.7.7");
+    });
+
+    it("refuses a record whose length runs past its 512 bytes, even when the CRC over what is there matches", function () {
+      const board = provisioned();
+      put(board, newer(board, "7.7.7", SIZE - 6), SIZE - 5);
+      assert.equal(device(board, "1.0.0").info().version, "1.0.0");
+    });
+
+    it("ignores a record with a valid CRC but no sequence number or no state", function () {
+      for (const drop of ["q", "s"]) {
+        const board = provisioned();
+        const r = JSON.parse(newer(board, "7.7.7", 0).trim());
+        delete r[drop];
+        put(board, JSON.stringify(r));
+        assert.equal(device(board, "1.0.0").info().version, "1.0.0", "without " + drop);
+      }
+    });
+
+    it("cuts long texts (versions, reasons) so that every record fits", function () {
+      const long = "9." + "1".repeat(200);
+      const { board } = ready({ version: long });
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(err, null, err && err.message);
+      assert.equal(result.state, "updated");
+      const latest = JSON.parse(scan(board).latest.json);
+      assert.equal(latest.c.v, long.substr(0, 48));
+      assert.ok(scan(board).latest.json.length < SIZE - 6);
+    });
+
+    it("erases a record unit only when it is full: a whole update costs few record erases", function () {
+      const { board } = ready({ size: 40000 });
+      const before = board.flash.erases;
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(result.state, "updated");
+      // 40 chunks of 1 KiB journal about 40 records, 8 to a 4 KiB unit of four 1 KiB pages: a unit
+      // erased per 8 records, the slot's 40 pages besides (erasing at every record: over 180).
+      const records = 40 + 6, slotPages = Math.ceil(40000 / 1024);
+      assert.ok(board.flash.erases - before <= slotPages + (Math.ceil(records / 8) + 1) * 4, `${board.flash.erases - before} erases`);
     });
   });
 

@@ -118,8 +118,9 @@ export function writerStep(w: Writer) {
       if (raw ? w._erased < stop : !w._erased) {
         if (raw) {
           p.flash.erasePage((s.a as number) + w._erased);
+          // From starts at or inside this page (writes are sequential from a page start), so
+          // the page ends at or past stop.
           w._erased = page(w, w._erased, true);
-          if (w._erased < stop) return void p.timers.set(w._tick, 0);
         } else {
           p.storage.erase(s.f as string);
           w._erased = w._total;
