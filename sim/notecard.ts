@@ -301,7 +301,8 @@ export class NotecardSim {
     return this.clock.now - this.dfuModeSince < this.dfuEntryMs ? "entering" : "yes";
   }
 
-  private leaveDfuMode(): void {
+  /** The card leaves DFU mode on its own (its 15 minutes are up, or it restarted). */
+  leaveDfuMode(): void {
     this.hubMode = this.prevHubMode;
     this.dfuModeSince = -1;
   }

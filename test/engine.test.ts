@@ -162,6 +162,122 @@ describe("update engine (built bundle)", function () {
     });
   });
 
+  describe("events", function () {
+    const staged = ["leave DFU mode", "verified", "staged in slot 1", "restart"];
+    function run(board: SimBoard, version: string, options: any = {}) {
+      const events: string[] = [];
+      const out = check(board, device(board, version, Object.assign({ onEvent: (t: string) => events.push(t) }, options)));
+      return Object.assign(out, { events });
+    }
+
+    it("reports each step of an update to onEvent, in order, and the report after confirm", function () {
+      const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
+      assert.deepEqual(run(board, "1.0.0", { chunkSize: 4096 }).events, ["update 2.0.0 to slot 1", "enter DFU mode", ...staged]);
+      board.boot();
+      confirm(board, device(board, "2.0.0"));
+      assert.deepEqual(run(board, "2.0.0").events, ["report installed 2.0.0"]);
+    });
+
+    it("names the offset it checks and resumes from, and where DFU mode was lost", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
+      assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
+      board.boot();
+      assert.deepEqual(run(board, "1.0.0", { chunkSize: 2048 }).events, ["update 2.0.0 to slot 1", "check 6144", "resume 6144", ...staged]);
+      const dropped = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 500 } }).board;
+      let once = 0;
+      dropped.card.onRequest = (req: any) => { if (req.req === "dfu.get" && req.offset === 8192 && !once++) dropped.card.leaveDfuMode(); };
+      assert.deepEqual(run(dropped, "1.0.0", { chunkSize: 2048 }).events, ["update 2.0.0 to slot 1", "enter DFU mode", "DFU mode lost at 10240", "enter DFU mode", ...staged]);
+    });
+
+    it("says why a chunk is asked for again, why the cycle ends, and whether it will retry", function () {
+      const { board } = ready({ size: 6000 });
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 2048 ? Object.assign({}, rsp, { payload: rsp.payload.slice(4) }) : rsp);
+      const bad = run(board, "1.0.0", { chunkSize: 2048 });
+      const why = "payload is 2045 bytes, asked for 2048";
+      assert.deepEqual(bad.events, ["update 2.0.0 to slot 1", ...Array(5).fill("chunk 2048: " + why), "retry: chunk 2048 failed 6 times: " + why]);
+      assert.equal(bad.err.message, "chunk 2048 failed 6 times: " + why);
+      const old = ready({ version: "0.9.0" }).board;
+      const refused = run(old, "1.0.0");
+      assert.deepEqual(refused.events, ["failed: downgrade from 1.0.0 to 0.9.0 refused"]);
+      assert.equal(refused.result.state, "failed");
+    });
+  });
+
+  describe("what the module tells the Notecard and the caller", function () {
+    it("sends the running version with the first dfu.status of a boot only", function () {
+      const { board } = ready({ version: "1.0.0" });
+      const dfu = device(board, "1.0.0");
+      check(board, dfu);
+      check(board, dfu);
+      const sent = requests(board, "dfu.status", (r) => !r.stop).map((l) => l.req.version);
+      assert.deepEqual(sent, ["1.0.0", undefined]);
+    });
+
+    it("answers a second check while one runs with a busy error and leaves the first alone", function () {
+      const { board } = ready();
+      const dfu = device(board, "1.0.0");
+      let first: any = null, second: any = null;
+      dfu.check((e: any, r: any) => { first = [e, r]; });
+      dfu.check((e: any, r: any) => { second = [e, r]; });
+      assert.ok(second, "answered at once");
+      assert.equal(second[0].code, "busy");
+      assert.equal(second[0].message, "check already running");
+      assert.deepEqual(second[1], { state: "retry", error: "busy" });
+      board.clock.runUntil(() => first !== null, 3600e3);
+      assert.equal(first[1].state, "updated");
+    });
+
+    it("reports nothing to do as idle", function () {
+      const board = new SimBoard({ board: "LINUX" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(err, null);
+      assert.equal(result.state, "idle");
+    });
+
+    it("refuses an image that was rolled back before when Notehub offers it again", function () {
+      const { board, src } = ready();
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      for (let i = 0; i < 4; i++) board.boot();
+      assert.equal(device(board, "1.0.0").info().state, "reverted");
+      check(board, device(board, "1.0.0"));
+      board.card.stage({ data: bytes(src), version: "2.0.0" });
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "failed");
+      assert.equal(err.code, "refused");
+      assert.equal(err.message, "image 2.0.0 was rejected before");
+      assert.equal(board.boot().ran, "1.0.0");
+      // A different build of the same version is not that image.
+      board.card.stage({ data: bytes(src + "\n"), version: "2.0.0" });
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+    });
+
+    it("copies from a card that sends neither the crc field nor chunk MD5s without the add-on, relying on the whole-image CRC", function () {
+      const { board } = ready({ size: 6000, notecard: { crc: false } });
+      board.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.get") delete rsp.status; return rsp; };
+      const { err, result } = check(board, device(board, "1.0.0", { md5: undefined }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+
+    it("journals once per committed page, not once per chunk", function () {
+      const { board, src } = ready({ size: 20000 });
+      const total = src.length, writes: number[] = [], write = board.flash.write.bind(board.flash);
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) writes.push(addr); return write(data, addr); };
+      const progress: any[] = [];
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 512, onProgress: (p: any) => progress.push(p) }));
+      assert.equal(result.state, "updated");
+      // 40 chunks of 512 bytes fill 20 pages of 1 KiB: about 20 progress records and a few others.
+      assert.equal(progress.length, Math.ceil(total / 512));
+      assert.ok(writes.length >= 20 && writes.length <= 28, `${writes.length} records`);
+      progress.forEach((p, i) => {
+        assert.deepEqual([p.phase, p.offset, p.total], ["copy", Math.min(total, (i + 1) * 512), total]);
+        assert.ok(p.bytesPerSecond > 0 && p.bytesPerSecond < 1e6, JSON.stringify(p));
+      });
+    });
+  });
+
   describe("slot writer", function () {
     const SLOT = [0x10020000 - 0x10000000, 0x1002f000 - 0x10000000], LEN = 61440;
     /** An application of exactly `size` bytes. */
@@ -463,15 +579,22 @@ describe("update engine (built bundle)", function () {
       assert.equal(again.result.state, "updated");
     });
 
-    it("backs off after a transient failure when checking periodically", function () {
-      const { board } = ready({ notecard: { latencyMs: 60e3 } });
+    it("backs off after a transient failure when checking periodically: twice the interval each time up to eight times, back once a check succeeds", function () {
+      const { board } = ready({ version: "1.0.0" });
+      let failing = true;
+      const at: number[] = [];
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && failing ? { err: "busy {io}" } : rsp);
+      board.card.onRequest = (req: any) => { if (req.req === "dfu.status" && !req.stop) at.push(board.clock.now); };
       const dfu = device(board, "1.0.0", { retries: 0 });
       dfu.start(60e3);
-      board.clock.runUntil(() => requests(board, "dfu.status").length >= 3, 24 * 3600e3);
+      board.clock.runUntil(() => at.length >= 7, 24 * 3600e3);
+      failing = false;
+      board.clock.runUntil(() => at.length >= 10, 24 * 3600e3);
       dfu.stop();
-      const times = board.card.log.filter((l) => l.req.req === "dfu.status").length;
-      assert.ok(times >= 3);
-      assert.ok(board.clock.now > 60e3 + 120e3 + 30e3 * 3, `gaps should grow: ${board.clock.now}`);
+      // Each gap is the interval times the back-off, plus the failed check's own second or so.
+      const gaps = at.slice(1).map((t, i) => (t - at[i]) / 1000);
+      const expect = [120, 240, 480, 480, 480, 480, 480, 60, 60];
+      gaps.forEach((g, i) => assert.ok(g >= expect[i] && g < expect[i] + 3, `gaps ${gaps.join(", ")} s, expected about ${expect.join(", ")}`));
     });
 
     it("start() called while a check runs schedules the periodic checks once that check ends", function () {
