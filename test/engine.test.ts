@@ -68,9 +68,11 @@ describe("update engine (built bundle)", function () {
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
       board.flash.mem[0x1002f000 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
-      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      const events: string[] = [];
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
       assert.equal(err, null);
       assert.equal(result.resumedAt, undefined);
+      assert.deepEqual(events.slice(1, 3), ["check 8192", "no resume"]);
       assert.equal(board.boot().ran, "2.0.0");
     });
   });
@@ -196,6 +198,18 @@ describe("update engine (built bundle)", function () {
       const why = "payload is 2045 bytes, asked for 2048";
       assert.deepEqual(bad.events, ["update 2.0.0 to slot 1", ...Array(5).fill("chunk 2048: " + why), "retry: chunk 2048 failed 6 times: " + why]);
       assert.equal(bad.err.message, "chunk 2048 failed 6 times: " + why);
+      // With DFU mode entered, the failure leaves it first; the request that failed is named.
+      const dfuMode = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } }).board;
+      dfuMode.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 2048 ? { err: "flash full" } : rsp);
+      const failed = run(dfuMode, "1.0.0", { chunkSize: 2048 });
+      assert.deepEqual(failed.events.slice(-3), ["chunk 2048: flash full", "retry: chunk 2048 failed 6 times: flash full", "leave DFU mode"]);
+      assert.equal(dfuMode.card.hubMode, "periodic");
+      const status = ready().board;
+      status.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" ? { err: "no such thing {not-supported}" } : rsp);
+      assert.equal(run(status, "1.0.0").err.message, "dfu.status: no such thing {not-supported}");
+      const probe = ready().board;
+      probe.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && !req.length ? { err: "storage busy" } : rsp);
+      assert.equal(run(probe, "1.0.0").err.message, "dfu.get probe: storage busy");
       const old = ready({ version: "0.9.0" }).board;
       const refused = run(old, "1.0.0");
       assert.deepEqual(refused.events, ["failed: downgrade from 1.0.0 to 0.9.0 refused"]);
@@ -322,6 +336,33 @@ describe("update engine (built bundle)", function () {
         assert.equal(board.flash.mem[SLOT[1] + size], 0xff, "padding stays erased");
         assert.equal(board.boot().ran, "2.0.0");
       }
+    });
+
+    it("resumes a Storage-file slot whose chunk after the journal was never written", function () {
+      const { board, src } = ready({ board: "PICO", size: 7000 });
+      const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 3072) board.rail.down = true; } });
+      assert.throws(() => check(board, dfu), PowerCut);
+      board.boot();
+      // As if the reset came after the journal but before the next chunk reached the file.
+      (board.storage.files.get("dfu.1") as Uint8Array).fill(0xff, 2048);
+      const events: string[] = [];
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.equal(result.resumedAt, 2048);
+      assert.ok(!events.some((t) => /again/.test(t)), events.join(" | "));
+      assert.equal(Buffer.from(board.storage.files.get("dfu.1") as Uint8Array).toString("latin1").substr(0, src.length), src);
+    });
+
+    it("fails the cycle cleanly when a boot record cannot be written", function () {
+      const { board } = ready();
+      const write = board.flash.write.bind(board.flash);
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) throw new Error("Flash write failed"); return write(data, addr); };
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "flash");
+      assert.equal(err.message, "record: Flash write failed");
+      assert.ok(board.card.image, "the Notecard keeps its image");
+      assert.equal(board.card.hubMode, "periodic");
     });
 
     it("starts a Storage-file slot again when, after a reset, it holds other bytes past the journal", function () {

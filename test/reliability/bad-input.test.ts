@@ -61,7 +61,7 @@ const CASES: Case[] = [
   { name: "body.version as the JSON Notehub scans from the image", body: { version: '{"version":"2.0.0","built":"Nov 30 2026"}' }, state: "updated", error: /^$/ },
   { name: "body.version as JSON naming an older version", body: { version: '{"version":"0.9.0"}' }, state: "failed", error: /downgrade from 1\.0\.0 to 0\.9\.0 refused/, reported: true },
   { name: "DFU mode lost at every chunk", size: 20000, options: { chunkSize: 1024 }, card: { needsDfuMode: true, dfuEntryMs: 100 }, arrange: (b) => { b.card.onRequest = (req) => { if (dfuGet(req)) b.card.leaveDfuMode(); }; }, state: "retry", error: /DFU mode lost 10 times/ },
-  { name: "body.length larger than the slot", size: 62000, state: "failed", error: /larger than slot 1 \(61440 bytes\)/, reported: true },
+  { name: "body.length larger than the slot", size: 62000, state: "failed", error: /^image \(61999 bytes\) is larger than slot 1 \(61440 bytes\)$/, reported: true },
   { name: "a crc32 that does not match the image", body: { crc32: 1 }, checks: 2, state: "failed", error: /CRC-32 \d+, expected \d+ twice/, reported: true },
   { name: "an md5 that does not match the image", body: { md5: "0123456789abcdef0123456789abcdef" }, options: { verifyMd5: true }, state: "failed", error: /image MD5 mismatch/, reported: true },
   { name: "a payload shorter than asked", arrange: (b) => { b.card.mutate = (req, rsp) => (dfuGet(req) && rsp.payload ? Object.assign({}, rsp, { payload: rsp.payload.slice(0, -8) }) : rsp); }, state: "retry", error: /payload is \d+ bytes, asked for/ },
