@@ -353,6 +353,29 @@ describe("update engine (built bundle)", function () {
       assert.equal(Buffer.from(board.storage.files.get("dfu.1") as Uint8Array).toString("latin1").substr(0, src.length), src);
     });
 
+    it("fails the cycle cleanly, with the flash's own words, when a slot page cannot be written", function () {
+      const { board } = ready();
+      const write = board.flash.write.bind(board.flash);
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1002f000 + 2048 && addr < 0x1003e000) throw new Error("Flash write timeout"); return write(data, addr); };
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "flash");
+      assert.equal(err.message, "Flash write timeout");
+      assert.ok(board.card.image);
+      assert.equal(board.boot().ran, "1.0.0");
+    });
+
+    it("fails the cycle cleanly when Storage refuses a slot file's write", function () {
+      const { board } = ready({ board: "PICO", size: 7000 });
+      const write = board.storage.write.bind(board.storage);
+      board.storage.write = (name: string, data: any, offset?: number, size?: number) => (name === "dfu.1" && offset ? false : write(name, data, offset, size));
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "flash");
+      assert.equal(err.message, "Storage.write failed");
+      assert.equal(board.boot().ran, "1.0.0");
+    });
+
     it("fails the cycle cleanly when a boot record cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
