@@ -292,6 +292,90 @@ describe("update engine (built bundle)", function () {
     });
   });
 
+  describe("decisions on the card's answers", function () {
+    it("without the crc field, acts only on two identical dfu.status answers", function () {
+      for (const [what, change] of [["mode", (r: any) => Object.assign({}, r, { mode: "downloading" })], ["body", (r: any) => Object.assign({}, r, { body: Object.assign({}, r.body, { length: r.body.length + 1 }) })], ["error", () => ({ err: "busy {io}" })]] as [string, (r: any) => any][]) {
+        const { board } = ready({ notecard: { crc: false } });
+        let n = 0;
+        board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && !req.stop && ++n === 2 ? change(rsp) : rsp);
+        const { err, result } = check(board, device(board, "1.0.0", { retries: 0 }));
+        assert.equal(result.state, "retry", what);
+        assert.equal(err.code, "io", what);
+        assert.equal(err.message, "two dfu.status answers disagree", what);
+        assert.ok(board.card.image, what);
+      }
+      const { board } = ready({ notecard: { crc: false } });
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      assert.equal(requests(board, "dfu.status", (r) => !r.stop).length, 2, "asked twice");
+      const crc = ready().board;
+      check(crc, device(crc, "1.0.0"));
+      assert.equal(requests(crc, "dfu.status", (r) => !r.stop).length, 1, "with the crc field, once");
+    });
+
+    it("with verifyMd5, checks the whole image against body.md5 in either case, needs the add-on, and skips a body without one", function () {
+      const { board, src } = ready();
+      const md5 = require("crypto").createHash("md5").update(Buffer.from(src, "latin1")).digest("hex");
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && rsp.body ? Object.assign({}, rsp, { body: Object.assign({}, rsp.body, { md5: md5.toUpperCase() }) }) : rsp);
+      const upper = check(board, device(board, "1.0.0", { verifyMd5: true }));
+      assert.equal(upper.result.state, "updated", upper.err && upper.err.message);
+      const bare = ready().board;
+      const without = check(bare, device(bare, "1.0.0", { verifyMd5: true, md5: undefined }));
+      assert.equal(without.err.code, "refused");
+      assert.equal(without.err.message, "verifyMd5 needs NotecardDFUMD5");
+      assert.equal(without.result.state, "retry");
+      assert.ok(bare.card.image);
+      const none = ready().board;
+      none.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.status" && rsp.body) delete rsp.body.md5; return rsp; };
+      assert.equal(check(none, device(none, "1.0.0", { verifyMd5: true, md5: undefined })).result.state, "updated");
+    });
+
+    it("drops a bad image only when a second dfu.status still describes it, and then ends the copy's journal", function () {
+      const { board } = ready({ body: { length: 0 } });
+      let n = 0;
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && !req.stop && ++n === 2 ? Object.assign({}, rsp, { mode: "idle" }) : rsp);
+      const unsure = check(board, device(board, "1.0.0"));
+      assert.equal(unsure.result.state, "retry");
+      assert.equal(unsure.err.code, "io");
+      assert.equal(unsure.err.message, "image description incomplete (not confirmed by a second dfu.status)");
+      assert.ok(board.card.image && !board.card.reports.some((r: any) => r.req.stop), "nothing dropped");
+      // A CRC mismatch found after the copy: dropped and reported, and the record no longer says "progress".
+      const bad = ready({ body: { crc32: 1 } }).board;
+      check(bad, device(bad, "1.0.0"));
+      const { err, result } = check(bad, device(bad, "1.0.0"));
+      assert.equal(result.state, "failed", err && err.message);
+      assert.ok(bad.card.reports.some((r: any) => r.req.stop && /CRC-32/.test(String(r.req.err))));
+      assert.equal(device(bad, "1.0.0").info().state, "confirmed");
+      assert.equal(bad.boot().ran, "1.0.0");
+    });
+
+    it("resumes only the same image into the same slot from a journal past its start", function () {
+      const cut = (board: SimBoard) => {
+        assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
+        board.boot();
+      };
+      const again = (board: SimBoard) => {
+        const events: string[] = [];
+        const out = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
+        assert.equal(out.result.state, "updated", out.err && out.err.message);
+        return { events, resumedAt: out.result.resumedAt };
+      };
+      // The same image: resumed.
+      let { board, src } = ready({ size: 20000 });
+      cut(board);
+      assert.equal(again(board).resumedAt, 6144);
+      // Another build of the same length, or of another length: copied from the start, nothing checked.
+      for (const other of [src.replace("/*", "/*x").slice(0, src.length), src + "//"]) {
+        ({ board, src } = ready({ size: 20000 }));
+        cut(board);
+        board.card.stage({ data: bytes(other), version: "2.0.0" });
+        const r = again(board);
+        assert.equal(r.resumedAt, undefined);
+        assert.ok(!r.events.some((t) => /^check /.test(t)), r.events.join(" | "));
+        assert.equal(board.boot().ran, "2.0.0");
+      }
+    });
+  });
+
   describe("slot writer", function () {
     const SLOT = [0x10020000 - 0x10000000, 0x1002f000 - 0x10000000], LEN = 61440;
     /** An application of exactly `size` bytes. */
