@@ -289,6 +289,9 @@ describe("update engine (built bundle)", function () {
         assert.deepEqual([p.phase, p.offset, p.total], ["copy", Math.min(total, (i + 1) * 512), total]);
         assert.ok(p.bytesPerSecond > 0 && p.bytesPerSecond < 1e6, JSON.stringify(p));
       });
+      // The rate is bytes copied over the copy's own time: about what the bus allows at 100 kHz.
+      const last = progress[progress.length - 1].bytesPerSecond;
+      assert.ok(last > 3000 && last < 12500, `${last} bytes/s`);
     });
   });
 
@@ -346,6 +349,22 @@ describe("update engine (built bundle)", function () {
       assert.ok(bad.card.reports.some((r: any) => r.req.stop && /CRC-32/.test(String(r.req.err))));
       assert.equal(device(bad, "1.0.0").info().state, "confirmed");
       assert.equal(bad.boot().ran, "1.0.0");
+    });
+
+    it("installs the same version written differently (1.0 over 1.0.0): not a downgrade", function () {
+      const { board } = ready({ version: "1.0" });
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "updated", err && err.message);
+    });
+
+    it("waits dfuWaitMs for DFU mode before it gives up", function () {
+      const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      let first = -1;
+      board.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.get" && first < 0) first = board.clock.now; return req.req === "dfu.get" ? { err: "DFU mode is not yet fully active {dfu-not-ready}" } : rsp; };
+      const { err, result } = check(board, device(board, "1.0.0", { dfuWaitMs: 20000 }));
+      assert.equal(result.state, "retry");
+      assert.match(err.message, /^DFU mode not active after 20 s/);
+      assert.ok(board.clock.now - first >= 20000 && board.clock.now - first < 30000, `${board.clock.now - first} ms`);
     });
 
     it("resumes only the same image into the same slot from a journal past its start", function () {
@@ -743,6 +762,37 @@ describe("update engine (built bundle)", function () {
       const gaps = at.slice(1).map((t, i) => (t - at[i]) / 1000);
       const expect = [120, 240, 480, 480, 480, 480, 480, 60, 60];
       gaps.forEach((g, i) => assert.ok(g >= expect[i] && g < expect[i] + 3, `gaps ${gaps.join(", ")} s, expected about ${expect.join(", ")}`));
+    });
+
+    it("does not back off after a definitive refusal, and checks once a minute with a manual check in between", function () {
+      const { board } = ready({ version: "0.9.0" });
+      const starts: number[] = [];
+      // A check's first dfu.status (a refusal reads it once more at once).
+      board.card.onRequest = (req: any) => { if (req.req === "dfu.status" && !req.stop && !req.err && !(starts.length && board.clock.now - starts[starts.length - 1] < 5000)) starts.push(board.clock.now); };
+      const dfu = device(board, "1.0.0");
+      dfu.start(60e3);
+      board.clock.runUntil(() => starts.length >= 2, 24 * 3600e3);
+      let manual: any = null;
+      board.clock.advance(20e3);
+      dfu.check((e: any, r: any) => { manual = r; });
+      board.clock.runUntil(() => manual !== null, 3600e3);
+      board.clock.runUntil(() => board.clock.now >= 400e3, 24 * 3600e3);
+      dfu.stop();
+      const gaps = starts.slice(1).map((t, i) => Math.round((t - starts[i]) / 1000));
+      // The refusal (a downgrade) drops the image and is no reason to wait longer: the next check a
+      // minute later; then one check a minute, plus the manual one.
+      assert.ok(gaps[0] >= 59 && gaps[0] <= 61, `gaps ${gaps}`);
+      assert.ok(starts.length <= 9, `${starts.length} checks in 400 s: gaps ${gaps}`);
+    });
+
+    it("lets an exception from the caller's own check callback out, and calls it once", function () {
+      const { board } = ready({ version: "1.0.0" });
+      const dfu = device(board, "1.0.0");
+      let calls = 0;
+      dfu.check(() => { calls++; throw new Error("the application's bug"); });
+      assert.throws(() => board.clock.runUntil(() => calls > 0 && board.clock.pending() === 0, 3600e3), /the application's bug/);
+      board.clock.runUntil(() => board.clock.pending() === 0, 3600e3);
+      assert.equal(calls, 1);
     });
 
     it("start() called while a check runs schedules the periodic checks once that check ends", function () {
