@@ -84,12 +84,56 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.equal(board.storage.read(".boot0"), src);
     });
 
-    it("stands aside while .bootcde exists (code saved from the IDE owns the boot)", function () {
+    it("stands aside while .bootcde exists (code saved from the IDE owns the boot), silently", function () {
       const board = new SimBoard();
       board.saveApp(appImage("1.0.0"));
       provision(board, device(board, "1.0.0"));
       board.saveApp(appImage("9.9.9-ide"));
-      assert.equal(board.boot().ran, "9.9.9-ide");
+      const b = board.boot();
+      assert.equal(b.ran, "9.9.9-ide");
+      assert.deepEqual(b.printed, []);
+      assert.equal(b.rebootRequested, false);
+    });
+
+    it("lets a confirmed image that throws at start be: printed, no reboot (only a trial boot counts as failed)", function () {
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0", { throws: true }));
+      provision(board, device(board, "1.0.0"));
+      const b = board.boot();
+      assert.equal(b.ran, "1.0.0");
+      assert.deepEqual(b.printed, ["NotecardDFU: image failed to start: Error: image 1.0.0 crashed at start"]);
+      assert.equal(b.rebootRequested, false);
+    });
+
+    it("names both slots' failure and stands aside when neither image is intact", function () {
+      const board = updated();
+      assert.equal(board.boot().ran, "2.0.0");
+      confirm(board, device(board, "2.0.0"));
+      board.flash.mem[0x1002f000 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10020000 - 0x10000000 + 10] ^= 0x40;
+      const b = board.boot();
+      assert.equal(b.ran, null);
+      assert.deepEqual(b.printed, ["NotecardDFU: slot 1 fails its CRC"]);
+    });
+
+    it("erases no record unit at an ordinary boot, and compacts a full one into the other, clean", function () {
+      const board = updated();
+      const before = board.flash.erases;
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.equal(board.flash.erases, before, "a trial boot appends its record in place");
+      // Fill the rest of the record unit in use with older records, so the next boot finds it full.
+      const unit = [0x1003e000 - 0x10000000, 0x1003f000 - 0x10000000];
+      const mem = board.flash.mem;
+      const used = unit.map((u) => { let i = 0; while (i < 8 && !mem.subarray(u + i * 512, u + i * 512 + 512).every((x) => x === 0xff)) i++; return i; });
+      const at = used[0] > 0 && used[0] < 8 && (used[1] === 0 || used[1] === 8) ? 0 : 1;
+      const filler = mem.slice(unit[at], unit[at] + 512);
+      for (let i = used[at]; i < 8; i++) mem.set(filler, unit[at] + i * 512);
+      const b = board.boot();
+      assert.equal(b.ran, "2.0.0", b.printed.join(" | "));
+      assert.ok(board.flash.erases > before, "the other unit was erased for the compacted record");
+      assert.deepEqual(board.flash.violations, []);
+      assert.equal(device(board, "2.0.0").info().state, "trial");
+      assert.equal(device(board, "2.0.0").info().attempt, 2);
     });
 
     it("does nothing without a valid record", function () {
