@@ -262,8 +262,8 @@ describe("update engine (built bundle)", function () {
       assert.equal(err.code, "refused");
       assert.equal(err.message, "image 2.0.0 was rejected before");
       assert.equal(board.boot().ran, "1.0.0");
-      // A different build of the same version is not that image.
-      board.card.stage({ data: bytes(src + "\n"), version: "2.0.0" });
+      // A different build of the same version and length is not that image.
+      board.card.stage({ data: bytes(src.replace("/*", "/*x").slice(0, src.length)), version: "2.0.0" });
       assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
     });
 
@@ -365,6 +365,47 @@ describe("update engine (built bundle)", function () {
       assert.equal(result.state, "retry");
       assert.match(err.message, /^DFU mode not active after 20 s/);
       assert.ok(board.clock.now - first >= 20000 && board.clock.now - first < 30000, `${board.clock.now - first} ms`);
+    });
+
+    it("reads a dfu.status without mode as idle, an error mode without status as a DFU error, and a null version as none", function () {
+      const noMode = ready().board;
+      noMode.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.status") delete rsp.mode; return rsp; };
+      assert.equal(check(noMode, device(noMode, "1.0.0")).result.state, "idle");
+      const error = ready().board;
+      error.card.dfuMode = "error";
+      error.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.status") delete rsp.status; return rsp; };
+      const e = check(error, device(error, "1.0.0")).result;
+      assert.deepEqual([e.state, e.error], ["error", "DFU error"]);
+      const nullVersion = ready({ body: { version: null } }).board;
+      const n = check(nullVersion, device(nullVersion, "1.0.0")).result;
+      assert.deepEqual([n.state, n.version], ["updated", ""]);
+    });
+
+    it("does not resume from a journal that never got past offset 0", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      board.card.onRequest = (req: any) => { if (req.req === "dfu.get" && req.length > 0) board.rail.down = true; };
+      assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048 })), PowerCut);
+      board.card.onRequest = undefined;
+      board.boot();
+      const events: string[] = [];
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated");
+      assert.equal(result.resumedAt, undefined);
+      assert.ok(!events.some((t) => /^(check|resume) /.test(t)), events.join(" | "));
+    });
+
+    it("after a resume, a whole-image CRC mismatch is still the first one: copied again, not refused", function () {
+      const { board } = ready({ size: 20000 });
+      assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
+      board.boot();
+      let once = 0;
+      // One chunk after the resume carries another offset's bytes (its crc field is right).
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 12288 && !once++ ? Object.assign({}, rsp, { payload: rsp.payload.replace(/^..../, "AAAA") }) : rsp);
+      const first = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.ok(first.result.resumedAt > 0);
+      assert.equal(first.result.state, "retry");
+      assert.match(first.err.message, /copying it again$/);
+      assert.equal(check(board, device(board, "1.0.0", { chunkSize: 2048 })).result.state, "updated");
     });
 
     it("resumes only the same image into the same slot from a journal past its start", function () {
