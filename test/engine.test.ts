@@ -408,6 +408,94 @@ describe("update engine (built bundle)", function () {
       assert.equal(check(board, device(board, "1.0.0", { chunkSize: 2048 })).result.state, "updated");
     });
 
+    it("names a chunk's MD5 failures as io errors, the copy's rate after a resume from where it resumed, and an exception as internal", function () {
+      const { board } = ready({ size: 6000, notecard: { crc: false } });
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 2048 ? Object.assign({}, rsp, { status: "0123456789abcdef0123456789abcdef" }) : rsp);
+      const md5 = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(md5.err.code, "io");
+      assert.match(md5.err.message, /^chunk 2048 failed 6 times: MD5 mismatch/);
+      const resumed = ready({ size: 20000 }).board;
+      assert.throws(() => check(resumed, device(resumed, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 12288) resumed.rail.down = true; } })), PowerCut);
+      resumed.boot();
+      const rates: number[] = [];
+      check(resumed, device(resumed, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => rates.push(p.bytesPerSecond) }));
+      assert.ok(rates.length > 0 && rates.every((r) => r > 1000 && r < 12500), rates.join(", "));
+      const thrown = ready({ size: 8000 }).board;
+      let n = 0;
+      const ex = check(thrown, device(thrown, "1.0.0", { chunkSize: 2048, onProgress: () => { if (++n === 2) throw new Error("oops"); } }));
+      assert.equal(ex.err.code, "internal");
+      assert.equal(ex.err.message, "exception: oops");
+    });
+
+    it("does not take the Notecard out of DFU mode after resuming a copy that never put it there", function () {
+      const { board } = ready({ size: 20000 });
+      assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
+      board.boot();
+      const events: string[] = [];
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated");
+      assert.ok(!events.includes("leave DFU mode"), events.join(" | "));
+      assert.equal(requests(board, "hub.set").length, 0);
+    });
+
+    it("reports an installed image once, keeps a download Notehub staged meanwhile, and reports again after a failed report", function () {
+      const { board } = ready({ size: 6000 });
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      confirm(board, device(board, "2.0.0"));
+      // The report fails once ({io} and no retries), then goes through; the card is downloading 3.0.0 meanwhile.
+      let fails = 1;
+      board.card.dfuMode = "downloading";
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && req.status && fails-- > 0 ? { err: "busy {io}" } : rsp);
+      check(board, device(board, "2.0.0", { retries: 0 }));
+      check(board, device(board, "2.0.0", { retries: 0 }));
+      check(board, device(board, "2.0.0", { retries: 0 }));
+      const reports = requests(board, "dfu.status", (r) => r.status === "installed 2.0.0");
+      assert.equal(reports.length, 2, "once failed, once through, then no more");
+      assert.ok(reports.every((l) => !l.req.stop), "no stop:true while Notehub's next image downloads");
+    });
+
+    it("asks a crc-less card twice only when it says an image is ready", function () {
+      const board = new SimBoard({ board: "LINUX", notecard: { crc: false } });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "idle");
+      assert.equal(requests(board, "dfu.status").length, 1);
+    });
+
+    it("gives a body without version no version, and says why an unprovisioned board did nothing", function () {
+      const { board } = ready({ body: { version: undefined } });
+      board.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.status" && rsp.body) delete rsp.body.version; return rsp; };
+      const r = check(board, device(board, "1.0.0")).result;
+      assert.equal(r.version, "");
+      const bare = new SimBoard({ board: "LINUX" });
+      const u = check(bare, device(bare, "1.0.0"));
+      assert.deepEqual([u.result.state, u.result.error, u.err.code], ["unprovisioned", "not provisioned", "layout"]);
+    });
+
+    it("fails cleanly when the journal before DFU mode or the staged record cannot be written, and leaves DFU mode once", function () {
+      for (const nth of [2, 0]) {
+        const { board } = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+        const write = board.flash.write.bind(board.flash);
+        let records = 0, total = 0;
+        // Count the record writes of a clean run first, then fail the nth (0: the last, "verified").
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
+        if (!nth) {
+          const probe = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } }).board;
+          const w = probe.flash.write.bind(probe.flash);
+          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) total++; return w(data, addr); };
+          check(probe, device(probe, "1.0.0", { chunkSize: 2048 }));
+        }
+        const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+        assert.equal(result.state, "retry", "record " + (nth || total));
+        assert.equal(err.code, "flash");
+        assert.equal(board.card.hubMode, "periodic");
+        assert.ok(requests(board, "hub.set", (r) => r.mode === "dfu-completed").length <= 1);
+        assert.equal(board.boot().ran, "1.0.0");
+      }
+    });
+
     it("resumes only the same image into the same slot from a journal past its start", function () {
       const cut = (board: SimBoard) => {
         assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
@@ -964,11 +1052,13 @@ describe("update engine (built bundle)", function () {
       // The Copy phase reads the clock (keep-alive) just before it asks for a chunk: at that moment,
       // make the engine believe it is in phase Status (3), from which Chunk is not allowed.
       const dfu: any = device(board, "1.0.0", { clock: () => {
-        if (armed && dfu._d._ph === 0 && dfu._d._w._pos > 0) { armed = false; dfu._d._ph = 3; }
+        if (armed && dfu._d._ph === 0 && dfu._d._w._pos > 0) { armed = false; at = dfu._d._w._pos; dfu._d._ph = 3; }
         return board.clock.now;
       } });
+      let at = -1;
       const { err, result } = check(board, dfu);
       assert.equal(armed, false, "the switch happened");
+      assert.equal(requests(board, "dfu.get", (r) => r.offset === at && r.length > 0).length, 0, "nothing asked after the refusal");
       assert.equal(err.code, "internal");
       assert.match(err.message, /phase 3 > 1 not in the table/);
       assert.equal(result.state, "retry");
