@@ -496,6 +496,42 @@ describe("update engine (built bundle)", function () {
       }
     });
 
+    it("leaves the boot record alone when it refuses an image before copying it", function () {
+      const { board } = ready({ version: "0.9.0" });
+      const write = board.flash.write.bind(board.flash);
+      let records = 0;
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) records++; return write(data, addr); };
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "failed");
+      assert.equal(records, 0);
+    });
+
+    it("with verifyMd5, checks an image in a Storage-file slot too", function () {
+      const { board } = ready({ board: "PICO", size: 6000 });
+      const { err, result } = check(board, device(board, "1.0.0", { verifyMd5: true }));
+      assert.equal(result.state, "updated", err && err.message);
+      const bad = ready({ board: "PICO", size: 6000, body: { md5: "0123456789abcdef0123456789abcdef" } }).board;
+      assert.equal(check(bad, device(bad, "1.0.0", { verifyMd5: true })).err.message, "image MD5 mismatch");
+    });
+
+    it("fails cleanly when the record of a report cannot be written, and reports again next time", function () {
+      const { board } = ready({ size: 6000 });
+      check(board, device(board, "1.0.0"));
+      board.boot();
+      confirm(board, device(board, "2.0.0"));
+      const write = board.flash.write.bind(board.flash);
+      let fail = true;
+      board.flash.write = (data: any, addr: number) => {
+        if (fail && addr >= 0x1003e000 && Buffer.from(data).toString("latin1").indexOf('"p":1') >= 0) { fail = false; throw new Error("Flash write failed"); }
+        return write(data, addr);
+      };
+      const { err, result } = check(board, device(board, "2.0.0"));
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "flash");
+      check(board, device(board, "2.0.0"));
+      assert.equal(requests(board, "dfu.status", (r) => r.status === "installed 2.0.0").length, 2);
+    });
+
     it("resumes only the same image into the same slot from a journal past its start", function () {
       const cut = (board: SimBoard) => {
         assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
