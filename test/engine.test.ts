@@ -359,6 +359,7 @@ describe("update engine (built bundle)", function () {
 
     it("waits dfuWaitMs for DFU mode before it gives up", function () {
       const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      board.clock.advance(100e3); // the board has been up a while: the wait is measured from entering
       let first = -1;
       board.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.get" && first < 0) first = board.clock.now; return req.req === "dfu.get" ? { err: "DFU mode is not yet fully active {dfu-not-ready}" } : rsp; };
       const { err, result } = check(board, device(board, "1.0.0", { dfuWaitMs: 20000 }));
@@ -948,6 +949,23 @@ describe("update engine (built bundle)", function () {
       // minute later; then one check a minute, plus the manual one.
       assert.ok(gaps[0] >= 59 && gaps[0] <= 61, `gaps ${gaps}`);
       assert.ok(starts.length <= 9, `${starts.length} checks in 400 s: gaps ${gaps}`);
+    });
+
+    it("keeps one periodic timer when a check is run by hand in between", function () {
+      const board = new SimBoard({ board: "LINUX" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      const dfu: any = device(board, "1.0.0");
+      dfu.start(60e3);
+      board.clock.runUntil(() => requests(board, "dfu.status").length >= 1 && !dfu._d._busy, 3600e3);
+      assert.equal(board.clock.pending(), 1, "the periodic timer");
+      let manual: any = null;
+      dfu.check((e: any, r: any) => { manual = [e, r]; });
+      board.clock.runUntil(() => manual !== null && !dfu._d._busy, 30e3);
+      assert.equal(manual[0], null, "a check of its own, not busy");
+      assert.equal(board.clock.pending(), 1, "still one periodic timer after the manual check");
+      dfu.stop();
+      assert.equal(board.clock.pending(), 0);
     });
 
     it("lets an exception from the caller's own check callback out, and calls it once", function () {
