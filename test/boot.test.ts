@@ -105,6 +105,16 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.equal(b.rebootRequested, false);
     });
 
+    it("does not take a record whose CRC does not match, however well formed", function () {
+      const board = updated();
+      // The "pending" record that would start 2.0.0 on trial: its CRC bytes changed, the rest intact.
+      const base = 0x1003e000 - 0x10000000, text = Buffer.from(board.flash.mem.subarray(base, base + 8192)).toString("latin1");
+      const json = text.lastIndexOf('{"q":');
+      assert.ok(json >= 6 && /"s":"pending"/.test(text.substr(json, 200)));
+      board.flash.mem[base + json - 6] ^= 0x01;
+      assert.equal(board.boot().ran, "1.0.0");
+    });
+
     it("names both slots' failure and stands aside when neither image is intact", function () {
       const board = updated();
       assert.equal(board.boot().ran, "2.0.0");

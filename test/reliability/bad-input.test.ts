@@ -197,6 +197,23 @@ describe("bad-input catalogue", function () {
       assert.match(err.message, /not the provisioned layout/, what);
       assert.ok(board.card.image, what + ": the Notecard keeps its image");
     }
+    // Storage-file layouts: another slot file or record file name is another layout.
+    const pico = JSON.parse(readFileSync("boards/PICO.json", "utf8")).layout;
+    for (const [what, change] of [["slot file", (l: any) => { l.slots[1].file = "other"; }], ["record files", (l: any) => { l.record.files = ["r0", "r9"]; }]] as [string, (l: any) => void][]) {
+      const board = new SimBoard({ board: "PICO" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      const layout = JSON.parse(JSON.stringify(pico));
+      change(layout);
+      const { err } = check(board, device(board, "1.0.0", { layout }));
+      assert.match(err && err.message, /not the provisioned layout/, what);
+    }
+    // Provisioned with a layout and no board name: a board named later is refused, saying so.
+    const byLayout = new SimBoard({ board: "LINUX" });
+    byLayout.saveApp(appImage("1.0.0"));
+    const layoutOnly = { layout: JSON.parse(JSON.stringify(base)) };
+    provision(byLayout, device(byLayout, "1.0.0", layoutOnly));
+    assert.equal(check(byLayout, device(byLayout, "1.0.0", { board: "LINUX" })).err.message, "provisioned for a layout, not LINUX");
     // The same layout, given again, is the provisioned one; another board's name is not.
     const same = ready({ name: "", state: "", error: /x/ });
     assert.equal(check(same, device(same, "1.0.0", { layout: JSON.parse(JSON.stringify(base)) })).result.state, "updated");
