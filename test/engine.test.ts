@@ -428,6 +428,17 @@ describe("update engine (built bundle)", function () {
       assert.equal(ex.err.message, "exception: oops");
     });
 
+    it("measures the copy's rate over the whole copy, waits for DFU mode included", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 20000 } });
+      let once = 0;
+      board.card.onRequest = (req: any) => { if (req.req === "dfu.get" && req.offset === 10240 && !once++) board.card.leaveDfuMode(); };
+      const rates: number[] = [];
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => rates.push(p.bytesPerSecond) }));
+      assert.equal(result.state, "updated");
+      // About 20 KB over the copy and a 20 s wait to enter DFU mode again: well under 2 KB/s.
+      assert.ok(rates[rates.length - 1] < 2000, rates.join(", "));
+    });
+
     it("does not take the Notecard out of DFU mode after resuming a copy that never put it there", function () {
       const { board } = ready({ size: 20000 });
       assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
