@@ -382,6 +382,24 @@ describe("update engine (built bundle)", function () {
       assert.deepEqual([n.state, n.version], ["updated", ""]);
     });
 
+    it("journals the image's very end after its last chunk: a reset then fetches nothing again", function () {
+      const { board, src } = ready({ size: 20001 });
+      const total = src.length, write = board.flash.write.bind(board.flash);
+      // Power fails right after the journal record that says the whole image is in the slot.
+      board.flash.write = (data: any, addr: number) => {
+        write(data, addr);
+        if (addr >= 0x1003e000 && Buffer.from(data).toString("latin1").indexOf('"o":' + total + ",") >= 0) board.rail.down = true;
+      };
+      assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048 })), PowerCut);
+      board.flash.write = write;
+      board.boot();
+      const before = requests(board, "dfu.get", (r) => r.length > 0).length;
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
+      assert.equal(result.state, "updated");
+      assert.equal(result.resumedAt, total);
+      assert.equal(requests(board, "dfu.get", (r) => r.length > 0).length, before, "nothing fetched again");
+    });
+
     it("does not resume from a journal that never got past offset 0", function () {
       const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
       board.card.onRequest = (req: any) => { if (req.req === "dfu.get" && req.length > 0) board.rail.down = true; };
