@@ -1,9 +1,9 @@
 // Serial-over-I2C framing (notecard-protocol.md §2): data writes of <= MTU bytes behind a length
 // byte, read setup [0x00, N] then read [AVAIL, COUNT, data...], polling until a "\n" has arrived
 // and AVAIL is 0; and the resync (a "\n", then drain until only CR/LF comes back, §2.7).
-// One state machine and one timer callback per instance: one bus exchange per event-loop turn,
-// the received bytes gathered into one preallocated buffer with native copies, nothing allocated
-// per exchange but what I2C.readFrom returns. Few functions, because on Espruino each costs RAM.
+// One state machine and one timer callback per instance: one bus exchange per event-loop turn, or
+// up to turnBytes of a reply read back to back, into one preallocated buffer with native copies;
+// nothing allocated per exchange but what I2C.readFrom returns. Few functions: each costs RAM.
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
 
