@@ -199,11 +199,10 @@ function main() {
     say(`C functions per 4 KiB chunk (self, module and harness): ${four!.top.map(([f, v]) => `${f} ${M(v, 2)}`).join(", ")}`);
     say(`taken out: the test card (run where collection is off), the harness (calibrated alone: ${M(w.harness.turn, 3)} M per timer turn, ${M(w.harness.call, 3)} M per bus call) and the flash emulation's natives; deterministic: the same update counted twice gave ${w.repeat[0]} and ${w.repeat[1]} instructions`);
     say("");
-    const b = w.binary;
-    say(`binary dfu.get, modelled per 4 KiB chunk on a Pico: decode ${M(b.decode)} M instructions (E.mapInPlace undoes the XOR, one set(subarray) per COBS block, ${b.wireBytes} bytes on the wire), one more request and answer ${M(b.request)} M; base64's atob, re-encoding check and compare (${M(four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0))} M) and ${fmt(four!.reads - Math.ceil((b.wireBytes + 1) / 253) - 2, 0)} reads fewer saved`);
+    const b = w.binary, drop = four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0);
+    say(`binary dfu.get, modelled per 4 KiB chunk on a Pico: decode ${M(b.decode)} M instructions (E.mapInPlace undoes the XOR, one set(subarray) per COBS block, ${b.wireBytes} bytes on the wire), one more request and answer ${M(b.request)} M; base64's atob, re-encoding check and compare (${M(drop)} M) and ${fmt(four!.reads - Math.ceil((b.wireBytes + 1) / 253) - 2, 0)} reads fewer saved`);
     for (const rate of [100000, 400000]) {
       const base = perChunkBus[rate];
-      const drop = four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0);
       const binReads = Math.ceil((b.wireBytes + 1) / 253) + 2;
       const instr = four!.module - drop - w.perRead * (four!.reads - binReads) + b.decode + b.request;
       const bus = base.seconds + (readBits(b.wireBytes + 1 + BINARY_JSON_BYTES) - readBits(base.rsp)) / rate + (LATENCY_MS + 1) / 1000;

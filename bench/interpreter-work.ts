@@ -19,7 +19,7 @@ import { join } from "path";
 export const PICO_NS_PER_INSTRUCTION = 9;
 export const PICO_MODEL = "one Linux-build instruction = 9 ns of an 84 MHz Espruino Pico: the Leibniz loop took 458 s for 1,000,000 iterations on a Pico (Espruino forum, \"Float Speed: Espruino Pico vs Pyboard\", 2017) and about 50,000 instructions per iteration here; firmware has got faster since, so the model errs slow";
 
-export interface Costs {
+interface Costs {
   /** Collected instructions in all. */
   total: number;
   /** Self instructions per C function. */
@@ -47,7 +47,7 @@ export interface ChunkWork {
 const strip = (name: string) => name.replace(/'\d+$/, "");
 
 /** Reads a callgrind output written with --compress-strings=no --compress-pos=no. */
-export function parseCallgrind(text: string): Costs {
+function parseCallgrind(text: string): Costs {
   const self: { [fn: string]: number } = {}, natives: { [fn: string]: number } = {};
   let fn = "", cfn = "", call = false, total = 0;
   for (const line of text.split("\n")) {
@@ -127,7 +127,7 @@ require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0", chun
 }
 
 /** The harness alone: per timer turn and per bus call (each turn below makes 1 or 2 calls). */
-export function harness(bin: string, dir: string): { turn: number; call: number } {
+function harness(bin: string, dir: string): { turn: number; call: number } {
   const count = (callsPerTurn: number) => callgrind(bin, dir, `function FakeNotecard() {}
 (function () {` + HARNESS + `
 card = { writeTo: function () {}, readFrom: function () { return 0; } };
@@ -143,7 +143,7 @@ print("RESULT updated " + turns + " " + calls + " " + reads);
 const FLASH = /jswrap_flash_/;
 
 /** Per chunk of `chunk` bytes: the difference between updates of `small` and `large` chunks. */
-export function perChunk(bin: string, dir: string, cal: { turn: number; call: number }, chunk: number, transport: string, small = 4, large = 12): ChunkWork {
+function perChunk(bin: string, dir: string, cal: { turn: number; call: number }, chunk: number, transport: string, small = 4, large = 12): ChunkWork {
   const a = update(bin, dir, chunk, small, transport), b = update(bin, dir, chunk, large, transport), n = large - small;
   const d = (x: number, y: number) => (y - x) / n;
   const turns = d(a.turns, b.turns), calls = d(a.calls, b.calls);
@@ -175,7 +175,7 @@ export interface Work {
   binary: Binary;
 }
 
-export const DEFAULT_TRANSPORT = "{}";
+const DEFAULT_TRANSPORT = "{}";
 
 /** Everything the bench prints about the interpreter's work; null without an interpreter or valgrind. */
 export function interpreterWork(root: string, referenceTransport: object): Work | string {
@@ -198,7 +198,7 @@ export function interpreterWork(root: string, referenceTransport: object): Work 
 }
 
 /** One more JSON request and answer (card.version) through the module: what a second request per chunk costs. */
-export function requestCost(bin: string, dir: string, cal: { turn: number; call: number }): number {
+function requestCost(bin: string, dir: string, cal: { turn: number; call: number }): number {
   const count = (n: number) => {
     const r = callgrind(bin, dir, readFileSync(join(dir, "card.js"), "utf8") + "(function () {" + HARNESS + `
 Modules.addCached("NotecardDFU", require("fs").readFileSync("m.js"));
@@ -219,7 +219,7 @@ print("RESULT updated " + turns + " " + calls + " " + reads);
  * E.mapInPlace with a 256-byte table, then one set(subarray) per COBS block; for a 4 KiB chunk of
  * JavaScript text (no zero bytes).
  */
-export function binaryDecodeCost(bin: string, dir: string): { instructions: number; wireBytes: number } {
+function binaryDecodeCost(bin: string, dir: string): { instructions: number; wireBytes: number } {
   const count = (reps: number) => callgrind(bin, dir, `(function () {
 var src = new Uint8Array(4096), i, k;
 for (i = 0; i < 4096; i++) src[i] = 32 + (i * 13 + (i >> 8)) % 95;

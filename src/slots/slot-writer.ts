@@ -65,9 +65,9 @@ export function begin(w: Writer, slot: Slot, total: number, at: number, crc: num
 
 /**
  * Writes data[off .. off + n) at the current offset; cb(err) once it is on flash and verified.
- * With `pre`, data[off - 6 .. off) is the CRC prefix of the bytes before (src/dfu/crc32.ts), and
- * the running CRC and the resume point move on. With `upto` instead, cb(err, crc) gets the CRC-32
- * of slot[0 .. upto), read in pieces of n bytes.
+ * With `pre`, data is a whole decoded chunk, the CRC prefix of the bytes before (src/dfu/crc32.ts)
+ * and then the n bytes (off 6), and the running CRC and the resume point move on. With `upto`
+ * instead, cb(err, crc) gets the CRC-32 of slot[0 .. upto), read in pieces of n bytes.
  */
 export function write(w: Writer, data: Data, off: number, n: number, pre: boolean, cb: (err: Fault | null, crc?: number) => void, upto?: number) {
   w._data = data;
@@ -163,7 +163,7 @@ export function writerStep(w: Writer) {
   w._pos = end;
   if (w._pre) {
     // The whole decoded string is prefix and chunk: its CRC as a string, faster than through a view.
-    var crc = nat.crc32(w._off === 6 && data.length === w._n + 6 ? data : nat.view(data, w._off - 6, w._n + 6)), boundary = end >= w._total || !raw ? end : page(w, end);
+    var crc = nat.crc32(data), boundary = end >= w._total || !raw ? end : page(w, end);
     if (boundary > w._committed) {
       w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(data, w._off - 6, boundary - w._at + 6));
       w._committed = boundary;
