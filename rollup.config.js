@@ -38,7 +38,8 @@ function boards() {
         const b = JSON.parse(readFileSync("boards/" + f, "utf8"));
         const r = b.layout.record.length;
         const l = JSON.stringify(b.layout) === files(b.layout.slots[0].length, r) ? "f(" + b.layout.slots[0].length + "," + r + ")" : JSON.stringify(b.layout);
-        rows.push(b.name + ":{layout:" + l + ",memoryMapped:" + b.memoryMapped + ",chunkSize:" + b.chunkSize + "}");
+        const extra = (b.fallback ? ",fallback:" + JSON.stringify(b.fallback) : "") + (b.storage !== undefined ? ",storage:" + b.storage : "");
+        rows.push(b.name + ":{layout:" + l + ",memoryMapped:" + b.memoryMapped + ",chunkSize:" + b.chunkSize + extra + "}");
       }
       return "function f(n, r) { return " + files(-1, -2).replace(/"length":-1/g, '"length":n').replace('"length":-2', '"length":r') + "; }\nexport var BOARDS = {" + rows.join(",") + "};";
     }

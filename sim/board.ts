@@ -2,7 +2,7 @@
 // sharing one power rail. boot() is a reset: nothing in RAM survives; it runs .boot0 (the
 // selector) and then .bootcde the way Espruino does, in a fresh JavaScript context, and reports
 // which image started. Images are JavaScript that call __sim.run(version).
-import { existsSync } from "fs";
+import { existsSync, readFileSync } from "fs";
 import { resolve } from "path";
 import { VirtualClock } from "./clock";
 import { FlashSim } from "./flash";
@@ -33,17 +33,22 @@ export interface SimBoardOptions {
   geometry?: Geometry;
   notecard?: Partial<NotecardSimOptions>;
   maxWritesPerWord?: number;
+  /**
+   * Provisioning's first steps on an erased board, as the README gives them: the profile's
+   * reservation (if any) and the runtime saved to Storage (default true).
+   */
+  setUp?: boolean;
 }
 
 /** An image for the simulated board: starts, reports its version, optionally throws. */
 export function appImage(version: string, opts: { throws?: boolean; size?: number } = {}): string {
   let src = `__sim.run(${JSON.stringify(version)});\n`;
   if (opts.throws) src += `throw new Error("image ${version} crashed at start");\n`;
-  // Pad with a comment of deterministic filler up to `size` bytes.
+  // Pad with a comment of deterministic filler to exactly `size` bytes.
   if (opts.size && opts.size > src.length + 6) {
     let fill = "";
     let x = version.length * 7919;
-    while (fill.length < opts.size - src.length - 6) { x = (x * 1103515245 + 12345) >>> 0; fill += String.fromCharCode(97 + ((x >>> 16) % 26)); }
+    while (fill.length < opts.size - src.length - 5) { x = (x * 1103515245 + 12345) >>> 0; fill += String.fromCharCode(97 + ((x >>> 16) % 26)); }
     src += "/*" + fill + "*/\n";
   }
   return src;
@@ -76,6 +81,7 @@ export class SimBoard {
   readonly rail = new PowerRail();
   readonly flash: FlashSim;
   readonly storage: StorageSim;
+  readonly geometry: Geometry;
   readonly card: NotecardSim;
   reboots = 0;
 
@@ -83,15 +89,25 @@ export class SimBoard {
     this.name = o.board ?? "LINUX";
     const g = o.geometry ?? GEOMETRIES[this.name];
     if (!g) throw new Error(`no geometry for ${this.name}`);
-    this.flash = new FlashSim({ pages: g.pages, free: g.free, rail: this.rail, clock: this.clock, maxWritesPerWord: o.maxWritesPerWord ?? 2 });
-    this.storage = new StorageSim(this.rail);
+    this.geometry = g;
+    // Backed by memory: the free areas and Storage, which share the flash.
+    const areas = g.free.concat([g.storage]), lo = Math.min(...areas.map((a) => a.addr));
+    const span = { addr: lo, length: Math.max(...areas.map((a) => a.addr + a.length)) - lo };
+    this.flash = new FlashSim({ pages: g.pages, free: g.free, span, rail: this.rail, clock: this.clock, maxWritesPerWord: o.maxWritesPerWord ?? 2 });
+    this.storage = new StorageSim(this.rail, this.flash, g.storage);
     this.card = new NotecardSim(Object.assign({ clock: this.clock }, o.notecard ?? {}));
+    if (o.setUp !== false && existsSync(resolve(packageRoot(), "boards", this.name + ".json"))) {
+      const profile = JSON.parse(readFileSync(resolve(packageRoot(), "boards", this.name + ".json"), "utf8"));
+      if (profile.layout.reserve) loadInstall().reserve(this.ports({ board: this.name }));
+      this.storage.write("NotecardDFU", readFileSync(resolve(packageRoot(), "dist/NotecardDFU.min.js"), "latin1"));
+    }
   }
 
   /** Ports for the module, as Espruino's built-ins would provide them. */
   ports(extra: { [k: string]: unknown } = {}): { [k: string]: unknown } {
     return Object.assign({
       i2c: this.card, flash: this.flash, storage: this.storage, natives: nodeNatives,
+      memory: () => Object.assign({}, this.geometry.memory),
       reboot: () => { this.reboots++; }, watchdog: () => {}
     }, this.clock.ports(), extra);
   }

@@ -53,7 +53,7 @@ export class FlashSim {
   constructor(o: FlashSimOptions) {
     this.pages = o.pages;
     this.free = o.free;
-    // Only the span of the free areas is backed by memory (firmware and Storage are elsewhere);
+    // Only the span (by default of the free areas) is backed by memory (the firmware is elsewhere);
     // reads outside it see erased flash, writes outside it are refused.
     const areas = o.span ? [o.span] : o.free.length ? o.free : [o.pages[0]];
     this.base = Math.min(...areas.map((a) => a.addr));

@@ -25,7 +25,11 @@ interface EspruinoStorage {
   write(name: string, data: EspruinoData, offset?: number, size?: number): boolean;
   erase(name: string): void;
   list(pattern?: RegExp): string[];
+  getStats(): { totalBytes: number; fileCount: number; trashCount: number };
 }
+
+/** process.memory(): flash_code_start (where Storage starts) on ARM builds only. */
+declare var process: { memory(): { total: number; blocksize: number; flash_code_start?: number } };
 
 /** An I2C bus (I2C1, or new I2C()): writeTo(addr, data) / readFrom(addr, n) -> Uint8Array. */
 interface EspruinoI2C {
@@ -62,7 +66,7 @@ interface Uint8Array {
 
 /** The board profiles (boards/*.json), reduced to what provisioning needs, provided by the build. */
 declare module "notecard-dfu:boards" {
-  export var BOARDS: { [name: string]: { layout: import("../src/slots/config").Layout; memoryMapped: boolean; chunkSize: number } };
+  export var BOARDS: { [name: string]: import("../src/install").Profile };
 }
 
 /** ES5 programs shipped as text (the boot selector), minified by the build. */

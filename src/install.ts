@@ -6,13 +6,24 @@ import { BOARDS } from "notecard-dfu:boards";
 import SELECTOR from "./boot/selector.boot.js";
 import { BootInfo, info } from "./boot/trial";
 import { fault, Fault } from "./errors";
-import { resolvePorts } from "./platform";
-import { FlashPort, Ports } from "./ports";
+import { memory, resolvePorts } from "./platform";
+import { FlashArea, FlashPort, Ports } from "./ports";
 import { Config, CONFIG_FILE, Layout, RecordSpec, SlotSpec } from "./slots/config";
 import { append, appendStep, createRecords, load, RECORD_SIZE, Records } from "./slots/record-store";
 import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
 
 export { BOARDS };
+
+/** A boards/ profile, reduced to what provisioning needs. */
+export interface Profile {
+  layout: Layout;
+  memoryMapped: boolean;
+  chunkSize: number;
+  /** Where Storage starts, for boards whose process.memory() does not say (non-ARM). */
+  storage?: number;
+  /** Slot 0 lies in flash the chip's documentation does not promise: prove it, else use `fallback`. */
+  fallback?: Layout;
+}
 
 export interface InstallOptions extends Partial<Ports> {
   /** A boards/ profile name (e.g. "PICO"), or give `layout` (and `memoryMapped`) yourself. */
@@ -27,7 +38,13 @@ export interface InstallOptions extends Partial<Ports> {
   maxAttempts?: number;
   /** Trial watchdog, seconds (default 0 = off). */
   trialWatchdog?: number;
+  /** Where Storage starts when process.memory() has no flash_code_start (default: the profile's). */
+  storageAddr?: number;
+  /** process.memory() (a port, for tests). */
+  memory?: () => { total: number; blocksize: number; flash_code_start?: number };
 }
+
+var HEADER = 32;
 
 function hex(n: number): string {
   return "0x" + n.toString(16);
@@ -55,10 +72,39 @@ function recordUnits(flash: FlashPort, spec: RecordSpec): number[] | string {
   return [spec.addr as number, pages[Math.ceil(pages.length / 2)]];
 }
 
+/** Storage's first file as [name, size], read from the flash at Storage's start; null if none. */
+function firstFile(flash: FlashPort, at: number): [string, number] | null {
+  var h = flash.read(HEADER, at), n = (h[0] | (h[1] << 8) | (h[2] << 16)) >>> 0, name = "", i: number;
+  if (h[3] === 255 && n === 0xffffff) return null;
+  for (i = 4; i < HEADER && h[i] && h[i] !== 255; i++) name += String.fromCharCode(h[i]);
+  return [name, n];
+}
+
+/**
+ * Where Storage is: its start from process.memory() (ARM builds), else the profile's or the
+ * option's; its size from Storage.getStats(). Raw flash there is refused unless it lies in whole
+ * pages of the reservation file.
+ */
+function storageArea(options: InstallOptions, p: Ports, profile?: Profile): FlashArea | null {
+  var m = (options.memory || memory)(), at = m.flash_code_start;
+  if (at === undefined) at = options.storageAddr !== undefined ? options.storageAddr : profile && profile.storage;
+  return at === undefined ? null : { addr: at, length: (p.storage as any).getStats().totalBytes };
+}
+
 /** "" when the layout is safe, else what is wrong with it. */
-function checkLayout(layout: Layout, flash: FlashPort): string {
+function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null, ram: { total: number; blocksize: number }, mapped: boolean): string {
   if (!layout || !layout.slots || layout.slots.length !== 2 || !layout.record) return "layout needs two slots and a record";
-  var raw: { name: string; addr: number; length: number }[] = [], free = flash.getFree(), i: number;
+  var raw: { name: string; addr: number; length: number }[] = [], free = flash.getFree(), i: number, res = layout.reserve, first: [string, number] | null, inner: FlashArea | null = null;
+  if (storage && res) {
+    // The reservation is Storage's first file and ends on a page boundary: a compaction starts at
+    // the last page boundary with a header before the first deleted file, so it never reaches the
+    // reservation's pages, and no file before it can be deleted to move it.
+    first = firstFile(flash, storage.addr);
+    if (!first || first[0] !== res.file || first[1] !== res.length) return "Storage's first file must be the reservation " + res.file + " (" + res.length + " bytes): reserve() on an erased Storage";
+    var pg = flash.getPage(storage.addr + HEADER), end = storage.addr + HEADER + res.length;
+    if (!pg || !flash.getPage(end) || (flash.getPage(end) as FlashArea).addr !== end) return "reservation " + res.file + " does not end on a page boundary";
+    inner = { addr: pg.addr + pg.length, length: end - pg.addr - pg.length };
+  }
   for (i = 0; i < 2; i++) {
     var s = layout.slots[i];
     if (!(s.length > 0)) return "slot " + i + ": length must be positive";
@@ -84,13 +130,41 @@ function checkLayout(layout: Layout, flash: FlashPort): string {
   if (layout.slots[0].file !== undefined && layout.slots[0].file === layout.slots[1].file) return "slots 0 and 1 use the same Storage file";
   for (var a = 0; a < raw.length; a++) {
     for (var b = a + 1; b < raw.length; b++) {
-      if (raw[a].addr < raw[b].addr + raw[b].length && raw[b].addr < raw[a].addr + raw[a].length) return raw[a].name + " overlaps " + raw[b].name;
+      if (overlaps(raw[a], raw[b])) return raw[a].name + " overlaps " + raw[b].name;
     }
-    var inside = false;
-    for (var f = 0; f < free.length; f++) {
-      if (raw[a].addr >= free[f].addr && raw[a].addr + raw[a].length <= free[f].addr + free[f].length) inside = true;
+    var inside = false, what = raw[a].name + " (" + hex(raw[a].addr) + "+" + raw[a].length + ")";
+    for (var f = 0; f < free.length; f++) inside = inside || within(raw[a], free[f]);
+    if (!inside) return what + " is not inside a free flash area (Flash.getFree()): it would overwrite firmware or Storage";
+    if (!storage) return what + ": where Storage lies is unknown (give storageAddr)";
+    if (overlaps(raw[a], storage) && !(inner && within(raw[a], inner))) return what + " overlaps Storage (" + hex(storage.addr) + "+" + storage.length + "), which moves files when it compacts";
+    // Not memory-mapped: the selector reads the whole image into RAM to run it.
+    if (!mapped && raw[a].name !== "record" && raw[a].length > ram.total * ram.blocksize) return what + " is larger than the RAM (" + ram.total * ram.blocksize + " bytes) an unmapped image is read into";
+  }
+  return "";
+}
+
+function within(x: FlashArea, y: FlashArea): boolean {
+  return x.addr >= y.addr && x.addr + x.length <= y.addr + y.length;
+}
+
+function overlaps(x: FlashArea, y: FlashArea): boolean {
+  return x.addr < y.addr + y.length && y.addr < x.addr + x.length;
+}
+
+/** Erases slot 0's pages, writes a pattern and reads it back: "" when the flash holds it. */
+function prove(p: Ports, s: SlotSpec): string {
+  var flash = p.flash, pages = pagesOf(flash, s.addr as number, s.length), probe = "NotecardDFU flash probe \x00\x55\xaa\xff", i: number, back: string;
+  if (typeof pages === "string") return pages;
+  try {
+    for (i = 0; i < pages.length; i++) {
+      flash.erasePage(pages[i]);
+      flash.write(probe, pages[i]);
+      back = p.natives.text(flash.read(probe.length, pages[i]));
+      if (back !== probe) return "reads back wrong at " + hex(pages[i]);
     }
-    if (!inside) return raw[a].name + " (" + hex(raw[a].addr) + "+" + raw[a].length + ") is not inside a free flash area (Flash.getFree()): it would overwrite firmware or Storage";
+    for (i = 0; i < pages.length; i++) flash.erasePage(pages[i]);
+  } catch (e) {
+    return (e as Error).message || String(e);
   }
   return "";
 }
@@ -99,9 +173,15 @@ function checkLayout(layout: Layout, flash: FlashPort): string {
 function configure(options: InstallOptions, p: Ports): Config {
   var profile = options.board ? BOARDS[options.board] : undefined;
   if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
-  var layout = options.layout || (profile && profile.layout);
+  var layout = options.layout || (profile && profile.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped);
   if (!layout) throw fault("layout", "give a board name or a layout");
-  var problem = checkLayout(layout, p.flash);
+  var m = (options.memory || memory)();
+  var problem = checkLayout(layout, p.flash, storageArea(options, p, profile), m, mapped);
+  // Flash beyond the chip's documented size is used only once it has held a pattern; else the fallback.
+  if (!problem && !options.layout && profile && profile.fallback && prove(p, layout.slots[0])) {
+    layout = profile.fallback;
+    problem = checkLayout(layout, p.flash, storageArea(options, p, profile), m, mapped);
+  }
   if (problem) throw fault("layout", "unsafe layout: " + problem);
   var r = layout.record, units = r.files ? undefined : recordUnits(p.flash, r) as number[];
   return {
@@ -110,7 +190,7 @@ function configure(options: InstallOptions, p: Ports): Config {
     r: r.files ? { f: r.files, l: r.length } : { a: r.addr, l: r.length },
     u: units,
     z: units ? Math.min(units[1] - units[0], (r.addr as number) + r.length - units[1]) : r.length,
-    m: options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped),
+    m: mapped,
     x: options.maxAttempts || 3,
     w: options.trialWatchdog || 0,
     k: options.chunkSize || (profile && profile.chunkSize) || 4096
@@ -123,6 +203,20 @@ function store(p: Ports, cfg: Config): string {
   if (p.storage.read(CONFIG_FILE) !== json) p.storage.write(CONFIG_FILE, json);
   if (p.storage.read(".boot0") !== src) p.storage.write(".boot0", src);
   return src;
+}
+
+/**
+ * Creates the layout's reservation (the Storage file its raw slots and record live in) as Storage's
+ * first file: run it on an erased Storage, before anything else is saved. Throws a layout fault
+ * when Storage already holds other files; does nothing when the reservation is there.
+ */
+export function reserve(options: InstallOptions) {
+  var p = resolvePorts(options), profile = options.board ? BOARDS[options.board] : undefined, layout = options.layout || (profile && profile.layout);
+  var res = layout && layout.reserve, st = (p.storage as any).getStats();
+  if (!res) throw fault("layout", "this layout reserves nothing");
+  if (p.storage.read(res.file) !== undefined && st.fileCount + st.trashCount >= 1) return;
+  if (st.fileCount + st.trashCount) throw fault("layout", "reserve: Storage is not empty; erase it first (require(\"Storage\").eraseAll())");
+  p.storage.write(res.file, "\xff", 0, res.length);
 }
 
 /** Checks the layout, stores it (dfu.cfg) and installs the selector (.boot0); returns the selector. Throws a layout fault. */

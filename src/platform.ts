@@ -15,6 +15,11 @@ function put(dst: Uint8Array, src: Data, at: number) {
   dst.set(src as Uint8Array, at);
 }
 
+/** process.memory(): JsVars, and on ARM where Storage starts (provisioning only). */
+export function memory() {
+  return process.memory();
+}
+
 /** Fills every port the caller did not supply with Espruino's built-in. */
 export function resolvePorts(given: Partial<Ports>): Ports {
   return {

@@ -34,12 +34,12 @@ describe("slots, boot record and selector (built bundle)", function () {
     }
 
     const unsafe: [string, any, RegExp][] = [
-      ["a slot that does not start on a page", { slots: [{ addr: 0x10020200, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /slot 0: .*not on an erase-page boundary/],
-      ["a slot that does not end on a page", { slots: [{ addr: 0x10020000, length: 1000 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /slot 0: .*does not end on an erase-page boundary/],
-      ["overlapping slots", { slots: [{ addr: 0x10020000, length: 8192 }, { addr: 0x10021000, length: 8192 }], record: { addr: 0x1003e000, length: 8192 } }, /slot 0 overlaps slot 1/],
-      ["a record inside a slot", { slots: [{ addr: 0x10020000, length: 0x20000 }, { addr: 0x10010000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /overlaps record/],
-      ["a record of one page", { slots: [{ addr: 0x10020000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 1024 } }, /at least two erase pages/],
-      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } }, /outside flash/],
+      ["a slot that does not start on a page", { slots: [{ addr: 0x10000600, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /slot 0: .*not on an erase-page boundary/],
+      ["a slot that does not end on a page", { slots: [{ addr: 0x10000400, length: 1000 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /slot 0: .*does not end on an erase-page boundary/],
+      ["overlapping slots", { slots: [{ addr: 0x10000400, length: 8192 }, { addr: 0x10001400, length: 8192 }], record: { addr: 0x1001e400, length: 8192 } }, /slot 0 overlaps slot 1/],
+      ["a record inside a slot", { slots: [{ addr: 0x10000400, length: 0x20000 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /overlaps record/],
+      ["a record of one page", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 1024 } }, /at least two erase pages/],
+      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /outside flash/],
       ["two slots in one Storage file", { slots: [{ file: "a", length: 4096 }, { file: "a", length: 4096 }], record: { files: ["r0", "r1"], length: 2048 } }, /same Storage file/]
     ];
     for (const [what, layout, problem] of unsafe) {
@@ -69,7 +69,7 @@ describe("slots, boot record and selector (built bundle)", function () {
       const info = provision(board, device(board, "1.0.0"));
       assert.deepEqual([info.state, info.slot, info.version], ["confirmed", 0, "1.0.0"]);
       assert.equal(board.storage.read(".bootcde"), undefined);
-      assert.equal(board.flash.read(app.length, 0x10020000).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
+      assert.equal(board.flash.read(app.length, 0x10000400).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.deepEqual(board.flash.violations, []);
@@ -108,7 +108,7 @@ describe("slots, boot record and selector (built bundle)", function () {
     it("does not take a record whose CRC does not match, however well formed", function () {
       const board = updated();
       // The "pending" record that would start 2.0.0 on trial: its CRC bytes changed, the rest intact.
-      const base = 0x1003e000 - 0x10000000, text = Buffer.from(board.flash.mem.subarray(base, base + 8192)).toString("latin1");
+      const base = 0x1001e400 - 0x10000000, text = Buffer.from(board.flash.mem.subarray(base, base + 8192)).toString("latin1");
       const json = text.lastIndexOf('{"q":');
       assert.ok(json >= 6 && /"s":"pending"/.test(text.substr(json, 200)));
       board.flash.mem[base + json - 6] ^= 0x01;
@@ -119,8 +119,8 @@ describe("slots, boot record and selector (built bundle)", function () {
       const board = updated();
       assert.equal(board.boot().ran, "2.0.0");
       confirm(board, device(board, "2.0.0"));
-      board.flash.mem[0x1002f000 - 0x10000000 + 10] ^= 0x40;
-      board.flash.mem[0x10020000 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x1000f400 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10000400 - 0x10000000 + 10] ^= 0x40;
       const b = board.boot();
       assert.equal(b.ran, null);
       assert.deepEqual(b.printed, ["NotecardDFU: slot 1 fails its CRC"]);
@@ -132,7 +132,7 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.equal(board.boot().ran, "2.0.0");
       assert.equal(board.flash.erases, before, "a trial boot appends its record in place");
       // Fill the rest of the record unit in use with older records, so the next boot finds it full.
-      const unit = [0x1003e000 - 0x10000000, 0x1003f000 - 0x10000000];
+      const unit = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000];
       const mem = board.flash.mem;
       const used = unit.map((u) => { let i = 0; while (i < 8 && !mem.subarray(u + i * 512, u + i * 512 + 512).every((x) => x === 0xff)) i++; return i; });
       const at = used[0] > 0 && used[0] < 8 && (used[1] === 0 || used[1] === 8) ? 0 : 1;
@@ -159,14 +159,18 @@ describe("slots, boot record and selector (built bundle)", function () {
   });
 
   describe("update, trial, confirm and revert", function () {
-    for (const name of ["LINUX", "ESPRUINOBOARD", "ESP32", "PICO", "PUCKJS"]) {
-      it(`runs v1 -> v2 (confirmed) -> v3 (never confirmed) -> reverted to v2 on ${name}`, function () {
+    // Every profile on its board's geometry, Storage and RAM (sim/geometry.ts, from board-facts.md),
+    // with the runtime saved in Storage: v1 and v2 as large as the smaller slot allows.
+    for (const name of readdirSync("boards").map((f) => f.replace(/\.json$/, ""))) {
+      it(`runs v1 -> v2 (confirmed) -> v3 (never confirmed) -> reverted to v2 on ${name}, v1 and v2 the largest application`, function () {
+        const profile = JSON.parse(readFileSync(`boards/${name}.json`, "utf8"));
+        const largest = Math.min(...profile.layout.slots.map((s: any) => s.length));
         const board = new SimBoard({ board: name });
-        board.saveApp(appImage("1.0.0"));
+        board.saveApp(appImage("1.0.0", { size: largest }));
         provision(board, device(board, "1.0.0"));
         assert.equal(board.boot().ran, "1.0.0");
 
-        staged(board, "2.0.0", { size: 3000 });
+        assert.equal(staged(board, "2.0.0", { size: largest }).length, largest);
         let { err, result } = check(board, device(board, "1.0.0"));
         assert.equal(err, null, err && err.message);
         assert.equal(result.state, "updated");
@@ -204,7 +208,7 @@ describe("slots, boot record and selector (built bundle)", function () {
 
     it("reverts at boot when the candidate slot no longer matches its CRC", function () {
       const board = updated();
-      board.flash.mem[0x1002f000 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
+      board.flash.mem[0x1000f400 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.match(device(board, "1.0.0").info().reason, /CRC mismatch at boot/);

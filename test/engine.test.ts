@@ -67,7 +67,7 @@ describe("update engine (built bundle)", function () {
       const dfu = device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= src.length / 2) board.rail.down = true; } });
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
-      board.flash.mem[0x1002f000 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
+      board.flash.mem[0x1000f400 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
       assert.equal(err, null);
@@ -136,8 +136,8 @@ describe("update engine (built bundle)", function () {
   describe("flash and record integrity", function () {
     it("reads every write back: a bit that does not program fails the cycle cleanly, and the next one completes", function () {
       const { board } = ready({ size: 8000 });
-      // A bit in slot 1 (0x1002F000 on LINUX) that will not program at the next write there.
-      board.flash.stuck.push({ addr: 0x1002f000 + 1500, mask: 0x10, times: 1 });
+      // A bit in slot 1 (0x1000f400 on LINUX) that will not program at the next write there.
+      board.flash.stuck.push({ addr: 0x1000f400 + 1500, mask: 0x10, times: 1 });
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -155,7 +155,7 @@ describe("update engine (built bundle)", function () {
       check(board, device(board, "1.0.0"));
       assert.equal(device(board, "1.0.0").info().state, "pending");
       // The latest record says "pending"; one bit turns it into "pendinf", still valid JSON.
-      const mem = board.flash.mem, base = 0x1003e000 - 0x10000000, text = Buffer.from(mem.subarray(base, base + 8192)).toString("latin1");
+      const mem = board.flash.mem, base = 0x1001e400 - 0x10000000, text = Buffer.from(mem.subarray(base, base + 8192)).toString("latin1");
       const at = text.lastIndexOf('"s":"pending"');
       assert.ok(at >= 0);
       mem[base + at + 11] ^= 0x01;
@@ -278,7 +278,7 @@ describe("update engine (built bundle)", function () {
     it("journals once per committed page, not once per chunk", function () {
       const { board, src } = ready({ size: 20000 });
       const total = src.length, writes: number[] = [], write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) writes.push(addr); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1001e400) writes.push(addr); return write(data, addr); };
       const progress: any[] = [];
       const { result } = check(board, device(board, "1.0.0", { chunkSize: 512, onProgress: (p: any) => progress.push(p) }));
       assert.equal(result.state, "updated");
@@ -388,7 +388,7 @@ describe("update engine (built bundle)", function () {
       // Power fails right after the journal record that says the whole image is in the slot.
       board.flash.write = (data: any, addr: number) => {
         write(data, addr);
-        if (addr >= 0x1003e000 && Buffer.from(data).toString("latin1").indexOf('"o":' + total + ",") >= 0) board.rail.down = true;
+        if (addr >= 0x1001e400 && Buffer.from(data).toString("latin1").indexOf('"o":' + total + ",") >= 0) board.rail.down = true;
       };
       assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048 })), PowerCut);
       board.flash.write = write;
@@ -510,11 +510,11 @@ describe("update engine (built bundle)", function () {
         const write = board.flash.write.bind(board.flash);
         let records = 0, total = 0;
         // Count the record writes of a clean run first, then fail the nth (0: the last, "verified").
-        board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x1001e400) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
         if (!nth) {
           const probe = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } }).board;
           const w = probe.flash.write.bind(probe.flash);
-          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) total++; return w(data, addr); };
+          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x1001e400) total++; return w(data, addr); };
           check(probe, device(probe, "1.0.0", { chunkSize: 2048 }));
         }
         const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
@@ -530,7 +530,7 @@ describe("update engine (built bundle)", function () {
       const { board } = ready({ version: "0.9.0" });
       const write = board.flash.write.bind(board.flash);
       let records = 0;
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) records++; return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1001e400) records++; return write(data, addr); };
       const { result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "failed");
       assert.equal(records, 0);
@@ -552,7 +552,7 @@ describe("update engine (built bundle)", function () {
       const write = board.flash.write.bind(board.flash);
       let fail = true;
       board.flash.write = (data: any, addr: number) => {
-        if (fail && addr >= 0x1003e000 && Buffer.from(data).toString("latin1").indexOf('"p":1') >= 0) { fail = false; throw new Error("Flash write failed"); }
+        if (fail && addr >= 0x1001e400 && Buffer.from(data).toString("latin1").indexOf('"p":1') >= 0) { fail = false; throw new Error("Flash write failed"); }
         return write(data, addr);
       };
       const { err, result } = check(board, device(board, "2.0.0"));
@@ -591,7 +591,7 @@ describe("update engine (built bundle)", function () {
   });
 
   describe("slot writer", function () {
-    const SLOT = [0x10020000 - 0x10000000, 0x1002f000 - 0x10000000], LEN = 61440;
+    const SLOT = [0x10000400 - 0x10000000, 0x1000f400 - 0x10000000], LEN = 61440;
     /** An application of exactly `size` bytes. */
     const exact = (version: string, size: number) => { const a = appImage(version, { size }); return a + " ".repeat(size - a.length); };
     const held = (board: SimBoard, slot: number, src: string) => Buffer.from(board.flash.mem.subarray(SLOT[slot], SLOT[slot] + src.length)).toString("latin1") === src;
@@ -642,19 +642,19 @@ describe("update engine (built bundle)", function () {
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
       // As if the reset came after the journal but before the next chunk reached the file.
-      (board.storage.files.get("dfu.1") as Uint8Array).fill(0xff, 2048);
+      (board.storage.fileBytes("dfu.1") as Uint8Array).fill(0xff, 2048);
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
       assert.equal(result.state, "updated", err && err.message);
       assert.equal(result.resumedAt, 2048);
       assert.ok(!events.some((t) => /again/.test(t)), events.join(" | "));
-      assert.equal(Buffer.from(board.storage.files.get("dfu.1") as Uint8Array).toString("latin1").substr(0, src.length), src);
+      assert.equal(Buffer.from(board.storage.fileBytes("dfu.1") as Uint8Array).toString("latin1").substr(0, src.length), src);
     });
 
     it("fails the cycle cleanly, with the flash's own words, when a slot page cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1002f000 + 2048 && addr < 0x1003e000) throw new Error("Flash write timeout"); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1000f400 + 2048 && addr < 0x1001e400) throw new Error("Flash write timeout"); return write(data, addr); };
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -677,7 +677,7 @@ describe("update engine (built bundle)", function () {
     it("fails the cycle cleanly when a boot record cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1003e000) throw new Error("Flash write failed"); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x1001e400) throw new Error("Flash write failed"); return write(data, addr); };
       const { err, result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -693,21 +693,21 @@ describe("update engine (built bundle)", function () {
       board.boot();
       // Past the journaled offset (2048): bytes that are not the image's.
       const name = board.storage.list().find((f) => /^dfu\.1$/.test(f)) as string;
-      const file = board.storage.files.get(name) as Uint8Array;
+      const file = board.storage.fileBytes(name) as Uint8Array;
       file.fill(0x55, 2500, 2516);
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
       assert.equal(result.state, "updated", (err && err.message) + " / " + events.join(" | "));
       assert.ok(events.some((t) => /copy again: slot holds other data/.test(t)), events.join(" | "));
       assert.equal(board.boot().ran, "2.0.0");
-      assert.equal(Buffer.from(board.storage.files.get(name) as Uint8Array).toString("latin1").substr(0, src.length), src);
+      assert.equal(Buffer.from(board.storage.fileBytes(name) as Uint8Array).toString("latin1").substr(0, src.length), src);
     });
   });
 
   describe("boot record format", function () {
-    // LINUX keeps its records raw at 0x1003E000: two units of 4 KiB, 512-byte records, each
+    // LINUX keeps its records raw at 0x1001e400: two units of 4 KiB, 512-byte records, each
     // [CRC-32 LE][length LE16][JSON] with the CRC over the length and the JSON.
-    const UNIT = [0x1003e000 - 0x10000000, 0x1003f000 - 0x10000000], SIZE = 512;
+    const UNIT = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000], SIZE = 512;
     function scan(board: SimBoard) {
       const mem = board.flash.mem, found: { u: number; i: number; q: number; json: string }[] = [], free = [-1, -1];
       for (let u = 0; u < 2; u++) {

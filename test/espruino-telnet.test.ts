@@ -56,6 +56,11 @@ describe("the espruino CLI against a running interpreter over telnet (ESPRUINO_B
       return (/RESULT (.*)/.exec(out) || ["", ""])[1].trim();
     };
 
+    // First, on the erased Storage: the reservation the LINUX profile's raw slots live in.
+    writeFileSync(join(project, "reserve.js"), `require("NotecardDFUInstall").reserve({ board: "LINUX" }); require("Storage").write("reserved", require("Storage").list()[0]);`);
+    cli("--sleep", "2", "reserve.js");
+    assert.ok(await until(async () => result("reserved") === "dfu.area", 10e3), "the reservation is Storage's first file: " + result("reserved"));
+
     let out = cli("--storage", "NotecardDFU:modules/NotecardDFU.min.js", "--storage", "NotecardDFUInstall:modules/NotecardDFUInstall.min.js",
       "-e", `print("STORED " + require("Storage").list(/NotecardDFU/).sort().join());`);
     assert.match(out, /STORED NotecardDFU,NotecardDFUInstall/, out);

@@ -5,7 +5,7 @@
 // that throws at start and is reverted after maxAttempts boots.
 import { strict as assert } from "assert";
 import { readFileSync } from "fs";
-import { requireEspruino, runEspruino, storeFile, tempDir } from "./helpers/espruino";
+import { requireEspruino, runEspruino, stageFile, storeFile, tempDir } from "./helpers/espruino";
 
 const FAKE = readFileSync("test/espruino/fake-notecard.js", "utf8");
 const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
@@ -37,6 +37,13 @@ for (const [name, where] of LAYOUTS) {
     it("provisions, updates, confirms, reverts a bad image, refuses a downgrade, resumes a copy cut by a reset", function () {
       const bin = requireEspruino(this);
       const dir = tempDir();
+      if (/LINUX/.test(where)) {
+        // First, on the erased Storage: the reservation the raw slots live in, from the install
+        // module in RAM (as the IDE sends a required module).
+        const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
+        const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
+        assert.match(r, /FIRST dfu\.area/, r);
+      }
       storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
       storeFile(bin, dir, "dist/NotecardDFUInstall.min.js", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);

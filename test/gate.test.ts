@@ -58,6 +58,7 @@ describe("Espruino gate", function () {
     ["deferred reference inside a function", "function a() { return b(); } function b() { return 1; } a();"],
     ["callback that runs later", "var later = function () { return y; }; var y = 2;"],
     ["property names that look like globals", "var o = { Map: 1 }; var m = o.Map; var s = o.process;"],
+    ["Espruino's process.memory()", "var free = process.memory().free;"],
     ["instance method calls", "var a = [1, 2]; var b = [].slice.call(a, 1);"],
     ["regexes Espruino runs", "var a = /[\\r\\n]/g, b = /^[0-9a-fA-F]+$/, c = /x\\?y|\\{connected\\}/, d = /[?{]/;"]
   ];

@@ -1,8 +1,8 @@
 // The README's board and state tables match boards/ and src/slots/states.ts, and its quick start
 // is the two commands CI and users run.
 import { strict as assert } from "assert";
-import { readFileSync } from "fs";
-import { boardsTable, statesTable } from "../tools/readme-tables";
+import { readdirSync, readFileSync } from "fs";
+import { boardsTable, largestApp, statesTable } from "../tools/readme-tables";
 
 const README = readFileSync("README.md", "utf8");
 
@@ -15,6 +15,20 @@ function section(name: string): string {
 describe("README", function () {
   it("lists every board profile as boards/ defines it", function () {
     assert.equal(section("boards"), boardsTable("."));
+  });
+
+  it("computes each profile's largest application from its slots and what Storage holds beside the built runtime", function () {
+    for (const f of readdirSync("boards")) {
+      const b = JSON.parse(readFileSync("boards/" + f, "utf8"));
+      const a = largestApp(".", b);
+      assert.ok(a.storageLeft >= 0, `${b.name}: its files need ${-a.storageLeft} bytes more than Storage has`);
+      assert.equal(a.bytes, Math.min(...b.layout.slots.map((s: any) => s.length)));
+      if (b.fallback) assert.ok(largestApp(".", Object.assign({}, b, { layout: b.fallback })).storageLeft >= 0, `${b.name} fallback`);
+    }
+    // A slot file one runtime larger than Storage leaves is a profile that does not fit.
+    const puck = JSON.parse(readFileSync("boards/PUCKJS.json", "utf8"));
+    puck.layout.slots[1].length += largestApp(".", puck).storageLeft + 4;
+    assert.ok(largestApp(".", puck).storageLeft < 0);
   });
 
   it("documents the boot record's state table as the code defines it", function () {

@@ -44,7 +44,7 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void, bar
   const NotecardDFU = loadBundle();
   const Install = loadInstall();
   const profile = boardProfile(o.board);
-  const slotLength = profile.layout.slots[0].length;
+  const slotLength = Math.min(...profile.layout.slots.map((s: any) => s.length));
   const size = o.size ?? Math.min(48 * 1024, Math.floor(slotLength * 0.75));
   const board = new SimBoard({ board: o.board, notecard: { bitrate: o.bitrate, needsDfuMode: true, dfuEntryMs: 8000, latencyMs: 20, seed: 2026 } });
   const clock = board.clock;

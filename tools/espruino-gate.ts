@@ -12,10 +12,12 @@ import * as acorn from "acorn";
  *   three-fold): the budget holds that with a little room and catches growth; npm run bench
  *   reports the size against the 12 KB target.
  * - The install module is erased after provisioning; the selector lives in .boot0 on every board.
+ *   Its budget went from 12 to 14 KB with the checks against Storage found at run time, the
+ *   reservation (LINUX) and the proof of the Pico's undocumented sector with its fallback.
  */
 export const BUDGETS: { [file: string]: number } = {
   "NotecardDFU.min.js": 20480,
-  "NotecardDFUInstall.min.js": 12288,
+  "NotecardDFUInstall.min.js": 14336,
   "NotecardDFUMD5.min.js": 1536,
   "selector.min.js": 1536
 };
@@ -190,7 +192,9 @@ function checkConstructs(src: string, node: Node, parent: Node | null, out: Viol
     out.push({ rule: "label", message: `label "${node.label.name}" (Espruino has no labels)`, line: lineOf(src, node.start) });
   }
   if (node.type === "Identifier" && isReference(node, parent)) {
-    if (FORBIDDEN_GLOBALS.indexOf(node.name) >= 0) {
+    // Espruino's process has memory() (and little else a module may rely on).
+    const memory = node.name === "process" && parent && parent.type === "MemberExpression" && parent.object === node && parent.property.name === "memory";
+    if (FORBIDDEN_GLOBALS.indexOf(node.name) >= 0 && !memory) {
       out.push({ rule: "forbidden-global", message: `${node.name} does not exist on Espruino`, line: lineOf(src, node.start) });
     }
     if (TS_HELPERS.indexOf(node.name) >= 0) {

@@ -3,18 +3,39 @@
 // this file prints them to paste.
 import { readdirSync, readFileSync } from "fs";
 import { join } from "path";
+import { GEOMETRIES } from "../sim/geometry";
 import { transitions } from "../src/slots/states";
 
 const TRANSITIONS = transitions();
 
+/** Bytes a Storage file takes: a 32-byte header and its data padded to 4 (board-facts.md). */
+const inStorage = (n: number) => 32 + ((n + 3) & ~3);
+
+/**
+ * The largest application the profile can update again and again: its smaller slot, where a
+ * Storage-file slot is capped by what Storage holds beside the measured runtime, .boot0 (the
+ * selector with its layout), dfu.cfg, the record files and room to rewrite one record file.
+ */
+export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
+  const runtime = readFileSync(join(root, "dist/NotecardDFU.min.js")).length;
+  const selector = readFileSync(join(root, "dist/selector.min.js")).length;
+  const l = b.layout, cfg = JSON.stringify({ b: b.name, s: l.slots, r: l.record, z: l.record.length, m: b.memoryMapped, x: 3, w: 0, k: b.chunkSize }).length;
+  const record = l.record.files ? inStorage(l.record.length) : 0;
+  let used = inStorage(runtime) + inStorage(selector + cfg) + inStorage(cfg) + 3 * record + (l.reserve ? inStorage(l.reserve.length) : 0);
+  for (const s of l.slots) if (s.file !== undefined) used += inStorage(s.length);
+  return { bytes: Math.min(...l.slots.map((s: any) => s.length)), storageLeft: GEOMETRIES[b.name].storage.length - used };
+}
+
 export function boardsTable(root: string): string {
   const rows = readdirSync(join(root, "boards")).filter((f) => f.endsWith(".json")).sort()
     .map((f) => JSON.parse(readFileSync(join(root, "boards", f), "utf8")));
+  const kb = (n: number) => `${Math.round(n / 102.4) / 10} KB`;
   const slot = (s: any) => (s.file !== undefined ? `Storage \`${s.file}\` ${s.length / 1024} KB` : `0x${s.addr.toString(16).toUpperCase()} ${s.length / 1024} KB`);
   const rec = (r: any) => (r.files ? `Storage \`${r.files.join("`, `")}\`, ${r.length / 1024} KB each` : `0x${r.addr.toString(16).toUpperCase()}, ${r.length / 1024} KB`);
-  const lines = ["| board | slots | boot record | memory-mapped | chunk | mode | I2C |", "|---|---|---|---|---|---|---|"];
+  const lines = ["| board | slots | boot record | largest app, sustainable | Storage left | memory-mapped | chunk | mode | I2C |", "|---|---|---|---|---|---|---|---|---|"];
   for (const b of rows) {
-    lines.push(`| ${b.name} | ${b.layout.slots.map(slot).join(", ")} | ${rec(b.layout.record)} | ${b.memoryMapped ? "yes" : "no"} | ${b.chunkSize} | ${b.mode} | ${b.i2c.bus}: ${b.i2c.pins} |`);
+    const a = largestApp(root, b);
+    lines.push(`| ${b.name} | ${b.layout.slots.map(slot).join(", ")} | ${rec(b.layout.record)} | ${kb(a.bytes)} | ${kb(a.storageLeft)} | ${b.memoryMapped ? "yes" : "no"} | ${b.chunkSize} | ${b.mode} | ${b.i2c.bus}: ${b.i2c.pins} |`);
   }
   return lines.join("\n");
 }

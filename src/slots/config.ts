@@ -20,6 +20,8 @@ export interface RecordSpec {
 export interface Layout {
   slots: SlotSpec[];
   record: RecordSpec;
+  /** Raw slots and record inside Storage live in this file, Storage's first (see install.ts). */
+  reserve?: { file: string; length: number };
 }
 
 /** A slot in the stored form: raw address `a` or Storage file `f`, length `l`. */

@@ -61,7 +61,7 @@ const CASES: Case[] = [
   { name: "body.version as the JSON Notehub scans from the image", body: { version: '{"version":"2.0.0","built":"Nov 30 2026"}' }, state: "updated", error: /^$/ },
   { name: "body.version as JSON naming an older version", body: { version: '{"version":"0.9.0"}' }, state: "failed", error: /downgrade from 1\.0\.0 to 0\.9\.0 refused/, reported: true },
   { name: "DFU mode lost at every chunk", size: 20000, options: { chunkSize: 1024 }, card: { needsDfuMode: true, dfuEntryMs: 100 }, arrange: (b) => { b.card.onRequest = (req) => { if (dfuGet(req)) b.card.leaveDfuMode(); }; }, state: "retry", error: /DFU mode lost 10 times/ },
-  { name: "body.length larger than the slot", size: 62000, state: "failed", error: /^image \(61999 bytes\) is larger than slot 1 \(61440 bytes\)$/, reported: true },
+  { name: "body.length larger than the slot", size: 62000, state: "failed", error: /^image \(62000 bytes\) is larger than slot 1 \(61440 bytes\)$/, reported: true },
   { name: "a crc32 that does not match the image", body: { crc32: 1 }, checks: 2, state: "failed", error: /CRC-32 \d+, expected \d+ twice/, reported: true },
   { name: "an md5 that does not match the image", body: { md5: "0123456789abcdef0123456789abcdef" }, options: { verifyMd5: true }, state: "failed", error: /image MD5 mismatch/, reported: true },
   { name: "a payload shorter than asked", arrange: (b) => { b.card.mutate = (req, rsp) => (dfuGet(req) && rsp.payload ? Object.assign({}, rsp, { payload: rsp.payload.slice(0, -8) }) : rsp); }, state: "retry", error: /payload is \d+ bytes, asked for/ },
@@ -76,8 +76,8 @@ const CASES: Case[] = [
   { name: "a response to a different request", arrange: (b) => { b.card.mutateRaw = (req, raw) => (status(req) ? raw.replace(/"crc":"[0-9A-Fa-f]{4}:/, '"crc":"7777:') : raw); }, state: "retry", error: /response to another request/ },
   { name: "a record area with garbage and a torn record", arrange: (b) => {
     // Unit 1 (the second half of the record area) full of noise, a torn record after the latest in unit 0.
-    for (let i = 0; i < 4096; i++) b.flash.mem[0x1003f000 - 0x10000000 + i] = (i * 131 + 7) & 0xff;
-    b.flash.mem[0x1003e000 - 0x10000000 + 512 + 3] = 0x12;
+    for (let i = 0; i < 4096; i++) b.flash.mem[0x1001f400 - 0x10000000 + i] = (i * 131 + 7) & 0xff;
+    b.flash.mem[0x1001e400 - 0x10000000 + 512 + 3] = 0x12;
   }, state: "updated", error: /^$/ }
 ];
 
@@ -110,7 +110,7 @@ describe("bad-input catalogue", function () {
   it("a slot whose CRC no longer matches at boot: the selector falls back and it is reported", function () {
     const board = ready({ name: "", state: "" , error: /x/ });
     check(board, device(board, "1.0.0"));
-    board.flash.mem[0x1002f000 - 0x10000000 + 10] ^= 0x40;
+    board.flash.mem[0x1000f400 - 0x10000000 + 10] ^= 0x40;
     assert.equal(board.boot().ran, "1.0.0");
     check(board, device(board, "1.0.0"));
     assert.ok(board.card.reports.some((r) => /rejected 2\.0\.0: CRC mismatch at boot/.test(String(r.req.err))));
@@ -124,7 +124,7 @@ describe("bad-input catalogue", function () {
     let done = false;
     dfu.confirm(() => { done = true; });
     board.clock.runUntil(() => done);
-    board.flash.mem[0x1002f000 - 0x10000000 + 10] ^= 0x40;
+    board.flash.mem[0x1000f400 - 0x10000000 + 10] ^= 0x40;
     const b = board.boot();
     assert.equal(b.ran, "1.0.0");
     assert.ok(b.printed.some((p) => /slot 1 fails its CRC, starting 1\.0\.0 from slot 0/.test(p)), b.printed.join("\n"));
@@ -132,7 +132,7 @@ describe("bad-input catalogue", function () {
 
   it("a record area entirely of garbage: a clear 'not provisioned' error", function () {
     const board = ready({ name: "", state: "", error: /x/ });
-    for (let i = 0; i < 8192; i++) board.flash.mem[0x1003e000 - 0x10000000 + i] = (i * 17 + 3) & 0xff;
+    for (let i = 0; i < 8192; i++) board.flash.mem[0x1001e400 - 0x10000000 + i] = (i * 17 + 3) & 0xff;
     const { err, result } = check(board, device(board, "1.0.0"));
     assert.equal(result.state, "unprovisioned");
     assert.match(err.message, /not provisioned/);
@@ -165,7 +165,7 @@ describe("bad-input catalogue", function () {
 
   it("a layout other than the provisioned one is refused by the runtime", function () {
     const board = ready({ name: "", state: "", error: /x/ });
-    const layout = { slots: [{ addr: 0x10020000, length: 4096 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1003e000, length: 8192 } };
+    const layout = { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } };
     const { err, result } = check(board, device(board, "1.0.0", { layout }));
     assert.equal(result.state, "retry");
     assert.equal(err.code, "layout");
@@ -211,7 +211,7 @@ describe("bad-input catalogue", function () {
     // Provisioned with a layout and no board name: a board named later is refused, saying so.
     const byLayout = new SimBoard({ board: "LINUX" });
     byLayout.saveApp(appImage("1.0.0"));
-    const layoutOnly = { layout: JSON.parse(JSON.stringify(base)) };
+    const layoutOnly = { layout: JSON.parse(JSON.stringify(base)), storageAddr: 0x10000000 };
     provision(byLayout, device(byLayout, "1.0.0", layoutOnly));
     assert.equal(check(byLayout, device(byLayout, "1.0.0", { board: "LINUX" })).err.message, "provisioned for a layout, not LINUX");
     // The same layout, given again, is the provisioned one; another board's name is not.
