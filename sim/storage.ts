@@ -33,8 +33,9 @@ export class StorageSim {
   rail: PowerRail;
   writeOps = 0;
   compactions = 0;
-  /** Pages erased by compactions. */
+  /** Pages erased by compactions, and the lowest address any compaction started at. */
   compactedPages = 0;
+  compactedFrom = Infinity;
 
   constructor(rail?: PowerRail, flash?: FlashSim, area?: StorageArea) {
     this.rail = rail ?? flash?.rail ?? new PowerRail();
@@ -225,6 +226,7 @@ export class StorageSim {
       for (const b of this.flash.mem.subarray(o, o + HEADER + align(e.size))) packed.push(b);
     }
     this.compactions++;
+    this.compactedFrom = Math.min(this.compactedFrom, start);
     let a = start, i = 0;
     while (a < oldEnd) {
       const pg = this.page(a), at = a, o = a - this.flash.base;

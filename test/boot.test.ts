@@ -60,6 +60,99 @@ describe("slots, boot record and selector (built bundle)", function () {
     });
   });
 
+  describe("layouts against Storage, found at run time", function () {
+    const refuses = (board: SimBoard, opts: any, problem: RegExp) => {
+      assert.throws(() => Install.installBoot(Object.assign(board.ports(), opts)), (e: any) => e.code === "layout" && problem.test(e.message), JSON.stringify(opts));
+    };
+    const linux = JSON.parse(readFileSync("boards/LINUX.json", "utf8")).layout;
+
+    it("refuses a raw slot that Flash.getFree() offers inside Storage (ESP32's 0x360000)", function () {
+      const board = new SimBoard({ board: "ESP32" });
+      refuses(board, { board: "ESP32", layout: { slots: [{ addr: 0x360000, length: 16384 }, { addr: 0x310000, length: 16384 }], record: { addr: 0x31e000, length: 8192 } } }, /slot 0 \(0x360000\+16384\) overlaps Storage \(0x320000\+917504\)/);
+    });
+
+    it("takes Storage's start from process.memory() over the profile's table", function () {
+      // A build whose Storage starts in the 128 KB sector: the profile's slot 0 is refused there.
+      const board = new SimBoard({ board: "PICO" });
+      const memory = () => ({ total: 5100, blocksize: 13, flash_code_start: 0x08060000 });
+      refuses(board, { board: "PICO", memory }, /slot 0 \(0x8060000\+131072\) overlaps Storage \(0x8060000\+49152\)/);
+      assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "PICO" })));
+    });
+
+    it("needs to know where Storage is for raw slots: a layout without a board on a build that does not say is refused", function () {
+      const board = new SimBoard({ board: "ESP32" });
+      const layout = JSON.parse(readFileSync("boards/ESP32.json", "utf8")).layout;
+      refuses(board, { layout }, /where Storage lies is unknown/);
+      assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { layout, storageAddr: 0x320000 })));
+    });
+
+    it("refuses the Original Espruino's old layout: Flash.getPage() does not know 0x08040000", function () {
+      const board = new SimBoard({ board: "ESPRUINOBOARD" });
+      const layout = { slots: [{ addr: 0x08040000, length: 61440 }, { addr: 0x0804f000, length: 61440 }], record: { addr: 0x0805e000, length: 8192 } };
+      refuses(board, { layout }, /slot 0: 0x8040000 is outside flash/);
+    });
+
+    it("refuses an unmapped slot larger than the RAM its image is read into", function () {
+      const board = new SimBoard({ board: "ESP32" });
+      refuses(board, { board: "ESP32", memory: () => ({ total: 1500, blocksize: 16 }) }, /slot 0 \(0x310000\+28672\) is larger than the RAM \(24000 bytes\)/);
+      assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "ESP32", memoryMapped: true, memory: () => ({ total: 1500, blocksize: 16 }) })), "a mapped slot runs in place");
+    });
+
+    it("LINUX: the raw slots must lie in the reservation, Storage's first file, made by reserve() on an erased Storage", function () {
+      const board = new SimBoard({ board: "LINUX", setUp: false });
+      board.storage.write("app", "an earlier file");
+      refuses(board, { board: "LINUX" }, /Storage's first file must be the reservation dfu\.area/);
+      assert.throws(() => Install.reserve(Object.assign(board.ports(), { board: "LINUX" })), (e: any) => e.code === "layout" && /Storage is not empty/.test(e.message));
+      refuses(board, { layout: { slots: linux.slots, record: linux.record }, storageAddr: 0x10000000 }, /slot 0 \(0x10000400\+61440\) overlaps Storage/);
+
+      const fresh = new SimBoard({ board: "LINUX", setUp: false });
+      Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
+      Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
+      assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf("dfu.area")], [["dfu.area"], 0x10000000], "once, first");
+      assert.doesNotThrow(() => Install.installBoot(Object.assign(fresh.ports(), { board: "LINUX" })));
+      // The reservation must end on a page boundary and cover the slots and record.
+      refuses(fresh, { layout: Object.assign({}, linux, { reserve: { file: "dfu.area", length: linux.reserve.length - 4 } }), storageAddr: 0x10000000 }, /first file must be the reservation/);
+      const wide = JSON.parse(JSON.stringify(linux));
+      wide.record.addr += 1024;
+      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /record \(0x1001e800\+8192\) overlaps Storage/);
+    });
+
+    it("LINUX: Storage filled, files erased and compacted around the reservation never touch a slot", function () {
+      const board = new SimBoard({ board: "LINUX" });
+      board.saveApp(appImage("1.0.0", { size: 30000 }));
+      provision(board, device(board, "1.0.0"));
+      const area = Buffer.from(board.flash.mem.subarray(0x400, 0x20400));
+      for (let i = 0; i < 6; i++) board.storage.write("fill" + i, String(i).repeat(15000));
+      for (let i = 0; i < 6; i += 2) board.storage.erase("fill" + i);
+      board.storage.write("more", "m".repeat(40000));
+      assert.ok(board.storage.compact() || board.storage.compactions > 0);
+      assert.ok(board.storage.compactions >= 1, "Storage compacted");
+      assert.equal(board.storage.compactedFrom, 0x10020400, "no compaction starts before the reservation's end");
+      assert.deepEqual(Buffer.from(board.flash.mem.subarray(0x400, 0x20400)), area, "the slots and record are byte for byte as they were");
+      assert.equal(board.boot().ran, "1.0.0");
+    });
+
+    it("PICO: proves the sector beyond the documented flash before using it, else provisions the Storage-only fallback", function () {
+      const good = new SimBoard({ board: "PICO" });
+      good.saveApp(appImage("1.0.0"));
+      provision(good, device(good, "1.0.0"));
+      assert.equal(JSON.parse(good.storage.read("dfu.cfg") as string).s[0].a, 0x08060000);
+      assert.equal(good.boot().ran, "1.0.0");
+
+      const bad = new SimBoard({ board: "PICO" });
+      // The sector does not hold what is written to it.
+      bad.flash.stuck.push({ addr: 0x08060002, mask: 0x08, times: 1 });
+      bad.saveApp(appImage("1.0.0"));
+      provision(bad, device(bad, "1.0.0"));
+      const cfg = JSON.parse(bad.storage.read("dfu.cfg") as string);
+      assert.deepEqual(cfg.s, [{ f: "dfu.0", l: 11264 }, { f: "dfu.1", l: 11264 }]);
+      assert.equal(bad.boot().ran, "1.0.0");
+      staged(bad, "2.0.0", { size: 11264 });
+      assert.equal(check(bad, device(bad, "1.0.0")).result.state, "updated");
+      assert.equal(bad.boot().ran, "2.0.0");
+    });
+  });
+
   describe("provisioning and the selector", function () {
     it("moves .bootcde into slot 0, installs .boot0 and boots the app from the slot", function () {
       const board = new SimBoard();
