@@ -82,6 +82,8 @@ export class SimBoard {
   readonly flash: FlashSim;
   readonly storage: StorageSim;
   readonly geometry: Geometry;
+  /** The runtime as saved in Storage at set-up (it must survive everything after). */
+  runtime?: string;
   readonly card: NotecardSim;
   reboots = 0;
 
@@ -99,7 +101,8 @@ export class SimBoard {
     if (o.setUp !== false && existsSync(resolve(packageRoot(), "boards", this.name + ".json"))) {
       const profile = JSON.parse(readFileSync(resolve(packageRoot(), "boards", this.name + ".json"), "utf8"));
       if (profile.layout.reserve) loadInstall().reserve(this.ports({ board: this.name }));
-      this.storage.write("NotecardDFU", readFileSync(resolve(packageRoot(), "dist/NotecardDFU.min.js"), "latin1"));
+      this.runtime = readFileSync(resolve(packageRoot(), "dist/NotecardDFU.min.js"), "latin1");
+      this.storage.write("NotecardDFU", this.runtime);
     }
   }
 

@@ -36,6 +36,8 @@ export class StorageSim {
   /** Pages erased by compactions, and the lowest address any compaction started at. */
   compactedPages = 0;
   compactedFrom = Infinity;
+  /** A power cut landed inside a compaction. */
+  cutInCompaction = false;
 
   constructor(rail?: PowerRail, flash?: FlashSim, area?: StorageArea) {
     this.rail = rail ?? flash?.rail ?? new PowerRail();
@@ -227,6 +229,17 @@ export class StorageSim {
     }
     this.compactions++;
     this.compactedFrom = Math.min(this.compactedFrom, start);
+    try {
+      this.rewrite(start, oldEnd, packed);
+    } catch (e) {
+      this.cutInCompaction = true;
+      throw e;
+    }
+    return true;
+  }
+
+  /** Erases and rewrites [start, oldEnd) page by page with `packed`, then erased bytes. */
+  private rewrite(start: number, oldEnd: number, packed: number[]): void {
     let a = start, i = 0;
     while (a < oldEnd) {
       const pg = this.page(a), at = a, o = a - this.flash.base;
@@ -239,6 +252,5 @@ export class StorageSim {
       i += pg.length;
       a += pg.length;
     }
-    return true;
   }
 }

@@ -95,6 +95,7 @@ export function live(board: SimBoard, o: LifeOptions = {}): LifeResult {
     // Invariants: after provisioning something complete always starts, and only a complete image.
     assert.ok(b.evaluated.length === 1, `boot ${res.boots}: no image started (${b.printed.join(" | ")})`);
     assert.ok(complete.has(b.evaluated[0]), `boot ${res.boots}: a partial or unknown image was started (CRC ${crc32(b.evaluated[0])})`);
+    if (board.runtime) assert.ok(board.storage.read("NotecardDFU") === board.runtime, `boot ${res.boots}: the runtime module in Storage is lost`);
     if (b.rebootRequested) continue;
     const v = b.ran as string;
     try {

@@ -11,12 +11,19 @@ import { CutKind } from "../../sim/power";
 import { images, live, LifeOptions, prepare } from "../helpers/lifecycle";
 import { add, FULL } from "./figures";
 
+/** Every profile on its board's model (Storage included), and a 128 KiB-sector raw case. */
 const LAYOUTS: { name: string; board: string; life: LifeOptions; sizes: number[] }[] = [
-  { name: "1 KiB pages (LINUX)", board: "LINUX", life: {}, sizes: [16400, 40000] },
-  { name: "4 KiB pages (ESP32)", board: "ESP32", life: {}, sizes: [16400, 24000] },
-  { name: "128 KiB sectors (STM32F4)", board: "F4_SECTORS", life: { layout: F4_SECTORS_LAYOUT, memoryMapped: true }, sizes: [16400, 60000] },
-  { name: "Storage files (PICO)", board: "PICO", life: {}, sizes: [3000, 6000] }
+  { name: "raw, 1 KiB pages in the reservation (LINUX)", board: "LINUX", life: {}, sizes: [16400, 40000] },
+  { name: "raw, 4 KiB pages (ESP32)", board: "ESP32", life: {}, sizes: [16400, 24000] },
+  { name: "raw, 128 KiB sectors (STM32F4)", board: "F4_SECTORS", life: { layout: F4_SECTORS_LAYOUT, memoryMapped: true }, sizes: [16400, 60000] },
+  { name: "raw slots, Storage record (ESPRUINOWIFI)", board: "ESPRUINOWIFI", life: {}, sizes: [16384] },
+  { name: "mixed: sector and Storage file (PICO)", board: "PICO", life: {}, sizes: [16384] },
+  { name: "Storage files, 40 KB Storage (PUCKJS)", board: "PUCKJS", life: {}, sizes: [7168] },
+  { name: "Storage files, 400 KB Storage (JOLTJS)", board: "JOLTJS", life: {}, sizes: [16400] }
 ];
+
+/** Layouts whose slots and record are all raw: a cut must never cost anything there. */
+const RAW = ["LINUX", "ESP32", "F4_SECTORS"];
 
 /** npm test takes every STEP-th cut point, and only the first image size; the full run all. */
 const STEP = FULL ? 1 : 3;
@@ -35,26 +42,41 @@ describe("power-cut sweep over a whole update life", function () {
         const clean = newBoard(g.board);
         prepare(clean, life);
         const first = clean.rail.ops;
+        const before = clean.storage.compactions, pages = clean.storage.compactedPages;
         live(clean, life);
         const total = clean.rail.ops - first;
         assert.deepEqual(clean.flash.violations, []);
-        let points = 0, resumed = 0;
+        console.log(`      a life without cuts (v2 installed, v3 rejected): ${clean.storage.compactions - before} Storage compactions, ${clean.storage.compactedPages - pages} pages rewritten`);
+        let points = 0, resumed = 0, unsafe = 0, inCompaction = 0;
+        const why: string[] = [];
         for (let op = 0; op < total; op += STEP) {
           for (const kind of ["before", "torn", "after"] as CutKind[]) {
             const board = newBoard(g.board);
             prepare(board, life);
             board.rail.seed = op * 3 + kind.length;
             board.rail.schedule(board.rail.ops + op, kind);
-            const r = live(board, life);
-            assert.equal(r.cuts, 1, `cut ${kind} op ${op} did not land exactly once`);
-            assert.deepEqual(board.flash.violations, [], `cut ${kind} op ${op}`);
-            resumed += r.resumed;
             points++;
+            try {
+              const r = live(board, life);
+              assert.equal(r.cuts, 1, `cut ${kind} op ${op} did not land exactly once`);
+              assert.deepEqual(board.flash.violations, [], `cut ${kind} op ${op}`);
+              resumed += r.resumed;
+            } catch (e) {
+              // An unsafe cut point: the life broke an invariant. Only a cut inside a Storage
+              // compaction may do that, and only where Storage holds slots or the record.
+              if (!(e instanceof assert.AssertionError) || !board.storage.cutInCompaction || RAW.indexOf(g.board) >= 0) throw e;
+              unsafe++;
+              if (why.length < 3) why.push(`${kind} op ${op}: ${e.message.split("\n")[0]}`);
+            }
+            if (board.storage.cutInCompaction) inCompaction++;
           }
         }
         add("flash-operation cut points", points);
         add("copies resumed after a cut", resumed);
-        console.log(`      ${total} flash operations per life; ${points} cut points; ${resumed} copies resumed`);
+        add(`unsafe cut points, ${g.board} (of ${inCompaction} inside compactions)`, unsafe);
+        console.log(`      ${total} flash operations per life; ${points} cut points; ${resumed} copies resumed; ${inCompaction} inside a Storage compaction, ${unsafe} unsafe`);
+        for (const w of why) console.log(`        unsafe: ${w}`);
+        if (RAW.indexOf(g.board) >= 0) assert.equal(inCompaction, 0, "no compaction on a raw layout");
       });
 
       it(`${g.name}, ${size}-byte image: a host reset at every Notecard transaction`, function () {
