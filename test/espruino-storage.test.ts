@@ -1,0 +1,41 @@
+// On the real interpreter (Linux build: all 256 KB of its flash is Storage), the LINUX profile's raw
+// slots and record live in the reservation, Storage's first file. Filling Storage, erasing files
+// and compacting (implicitly, by a write that does not fit, and explicitly) must leave them byte
+// for byte as they were, and the next boot must start the provisioned image.
+import { strict as assert } from "assert";
+import { requireEspruino, runEspruino, stageFile, storeFile, tempDir } from "./helpers/espruino";
+
+describe("the LINUX reservation on the Espruino interpreter: Storage filled, erased and compacted (ESPRUINO_BIN)", function () {
+  this.timeout(120e3);
+  it("never harms a slot or the record, and the next boot starts the image", function () {
+    const bin = requireEspruino(this);
+    const dir = tempDir();
+    const step = (code: string) => runEspruino(bin, dir, code, 60e3);
+    const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
+    let out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
+    assert.match(out, /FIRST dfu\.area/, out);
+    storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
+    step(`require("Storage").write(".bootcde", 'print("RUNNING 1.0.0");');`);
+    out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function (e, i) { print("PROVISIONED " + (e || i.state)); });`);
+    assert.match(out, /PROVISIONED confirmed/, out);
+
+    // The slots and record: whole pages 1..128 of the reservation.
+    const area = `E.CRC32(require("Flash").read(0x20000, 0x10000400))`;
+    const before = /AREA (\d+)/.exec(step(`print("AREA " + ${area});`));
+    assert.ok(before, "area CRC read");
+    out = step(`var S = require("Storage"), i;
+      for (i = 0; i < 5; i++) S.write("fill" + i, new Uint8Array(20000).fill(48 + i));
+      S.erase("fill0"); S.erase("fill2"); S.erase("fill4");
+      var st = S.getStats(); print("TRASH " + st.trashCount + " FREE " + st.freeBytes);
+      S.write("big", new Uint8Array(st.freeBytes + 10000).fill(66));
+      S.erase("big"); S.erase("fill1"); S.compact();
+      st = S.getStats(); print("AFTER " + st.trashCount + " " + S.list().join());`);
+    assert.match(out, /TRASH [3-9] /, out);
+    assert.equal((out.match(/Compacting/g) || []).length, 2, "one implicit compaction (the write that did not fit), one explicit: " + out);
+    assert.match(out, /AFTER 0 dfu\.area,/, "compacted, the reservation still first: " + out);
+    out = step(`print("AREA " + ${area});`);
+    assert.match(out, /RUNNING 1\.0\.0/, out);
+    assert.doesNotMatch(out, /fails its CRC/, out);
+    assert.equal((/AREA (\d+)/.exec(out) || [])[1], before![1], "the slots and record are unchanged");
+  });
+});
