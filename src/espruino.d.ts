@@ -25,6 +25,8 @@ interface EspruinoStorage {
   write(name: string, data: EspruinoData, offset?: number, size?: number): boolean;
   erase(name: string): void;
   list(pattern?: RegExp): string[];
+  getFree(): number;
+  compact(): void;
   getStats(): { totalBytes: number; fileCount: number; trashCount: number };
 }
 

@@ -36,8 +36,9 @@ function assertIntact(board: SimBoard) {
 
 describe("update engine (built bundle)", function () {
   describe("resume after a host reset", function () {
-    // 1536-byte chunks end inside LINUX's 1 KiB pages: the journal then holds the last whole page.
-    for (const [name, pct, size, chunk] of [["LINUX", 30, 40000, 2048], ["LINUX", 60, 40000, 2048], ["LINUX", 99, 40000, 2048], ["LINUX", 50, 40000, 1536], ["PICO", 30, 7000, 2048], ["PICO", 60, 7000, 2048], ["PICO", 99, 7000, 2048]] as [string, number, number, number][]) {
+    // 1536-byte chunks end inside LINUX's 1 KiB pages: the journal then holds the last whole page;
+    // PICO's slot 1 is a Storage file, journaled every 4 KiB.
+    for (const [name, pct, size, chunk] of [["LINUX", 30, 40000, 2048], ["LINUX", 60, 40000, 2048], ["LINUX", 99, 40000, 2048], ["LINUX", 50, 40000, 1536], ["PICO", 30, 16000, 2048], ["PICO", 60, 16000, 2048], ["PICO", 99, 16000, 2048]] as [string, number, number, number][]) {
       it(`continues from the last committed page after a reset at ${pct} % (${name}, ${chunk}-byte chunks)`, function () {
         const { board, src } = ready({ board: name, size, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
         const total = src.length;
@@ -52,7 +53,8 @@ describe("update engine (built bundle)", function () {
         const { err, result } = check(board, device(board, "1.0.0", { chunkSize: chunk, onEvent: (t: string) => events.push(t) }));
         assert.equal(err, null, err && err.message);
         assert.equal(result.state, "updated");
-        assert.ok(result.resumedAt > 0 && result.resumedAt >= Math.floor((total * pct) / 100) - chunk - 1024, `resumed at ${result.resumedAt}`);
+        // At most a chunk and a resume step (a 1 KiB page, or 4 KiB of a Storage file) before the cut.
+        assert.ok(result.resumedAt > 0 && result.resumedAt >= Math.floor((total * pct) / 100) - chunk - (name === "PICO" ? 4096 : 1024), `resumed at ${result.resumedAt}`);
         const fetched = requests(board, "dfu.get", (r) => r.length > 0).slice(before);
         assert.equal(fetched[0].req.offset, result.resumedAt);
         assert.ok(fetched.length <= Math.ceil((total - result.resumedAt) / chunk) + 1, `${fetched.length} chunks fetched after the reset`);
@@ -636,17 +638,38 @@ describe("update engine (built bundle)", function () {
       }
     });
 
+    it("makes room in Storage before DFU mode: the old slot file goes and Storage compacts then, never during the copy", function () {
+      const { board, src } = ready({ board: "PUCKJS", size: 7168, notecard: { needsDfuMode: true } });
+      // Trash ahead of the update: a file saved and erased, as an app might.
+      board.storage.write("log", "x".repeat(board.storage.getFree() - 100));
+      board.storage.erase("log");
+      const events: string[] = [];
+      const compact = board.storage.compact.bind(board.storage);
+      board.storage.compact = () => { events.push("COMPACT"); return compact(); };
+      const { err, result } = check(board, device(board, "1.0.0", { onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.deepEqual(events.filter((t) => /COMPACT|compact Storage/.test(t)), ["compact Storage", "COMPACT"], events.join(" | "));
+      assert.ok(events.indexOf("COMPACT") < events.indexOf("enter DFU mode"), events.join(" | "));
+      assert.equal(board.storage.compactions, 1, "no implicit compaction in the copy");
+      assert.equal(board.storage.read("dfu.1"), src);
+      assert.equal(board.boot().ran, "2.0.0");
+      // With room enough, none.
+      const roomy = ready({ board: "JOLTJS", size: 7168 });
+      check(roomy.board, device(roomy.board, "1.0.0"));
+      assert.equal(roomy.board.storage.compactions, 0);
+    });
+
     it("resumes a Storage-file slot whose chunk after the journal was never written", function () {
       const { board, src } = ready({ board: "PICO", size: 7000 });
-      const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 3072) board.rail.down = true; } });
+      const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 5120) board.rail.down = true; } });
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
-      // As if the reset came after the journal but before the next chunk reached the file.
-      (board.storage.fileBytes("dfu.1") as Uint8Array).fill(0xff, 2048);
+      // As if the reset came after the journal (4 KiB) but before the next chunk reached the file.
+      (board.storage.fileBytes("dfu.1") as Uint8Array).fill(0xff, 4096);
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
       assert.equal(result.state, "updated", err && err.message);
-      assert.equal(result.resumedAt, 2048);
+      assert.equal(result.resumedAt, 4096);
       assert.ok(!events.some((t) => /again/.test(t)), events.join(" | "));
       assert.equal(Buffer.from(board.storage.fileBytes("dfu.1") as Uint8Array).toString("latin1").substr(0, src.length), src);
     });
@@ -688,13 +711,13 @@ describe("update engine (built bundle)", function () {
 
     it("starts a Storage-file slot again when, after a reset, it holds other bytes past the journal", function () {
       const { board, src } = ready({ board: "PICO", size: 7000 });
-      const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 3072) board.rail.down = true; } });
+      const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 6144) board.rail.down = true; } });
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
-      // Past the journaled offset (2048): bytes that are not the image's.
+      // Past the journaled offset (4096), in the second chunk after it: bytes that are not the image's.
       const name = board.storage.list().find((f) => /^dfu\.1$/.test(f)) as string;
       const file = board.storage.fileBytes(name) as Uint8Array;
-      file.fill(0x55, 2500, 2516);
+      file.fill(0x55, 5200, 5216);
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024, onEvent: (t: string) => events.push(t) }));
       assert.equal(result.state, "updated", (err && err.message) + " / " + events.join(" | "));

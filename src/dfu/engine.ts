@@ -201,12 +201,28 @@ function event(d: Engine, text: string) {
   if (d._o._onEvent) d._o._onEvent(text);
 }
 
+/**
+ * A Storage-file slot: the old file goes now, and Storage compacts here, before DFU mode and the
+ * copy, when its free tail cannot take the new file and two record files: a compaction then never
+ * starts inside the copy (each Storage write that does not fit would run one).
+ */
+function room(d: Engine) {
+  var c = d._cfg as Config, f = c.s[d._img.s].f, st = d._p.storage;
+  if (f === undefined) return;
+  st.erase(f);
+  if (st.getFree() < d._img.l + 36 + (c.u ? 0 : 2 * c.z + 64)) {
+    event(d, "compact Storage");
+    st.compact();
+  }
+}
+
 /** Journals the download position (and whether we put the card in DFU mode), then `next`; with `fresh`, from offset 0. */
 function journal(d: Engine, next: P, fresh?: boolean) {
   var w = d._w;
   if (fresh) {
     begin(w, (d._cfg as Config).s[d._img.s], d._img.l, 0, 0);
     d._journaled = 0;
+    room(d);
   }
   if (go(d, next, -1)) append(d._rs as Records, "progress", { q: 0, s: "progress", a: d._rec.a, c: d._img, d: { o: w._committed, k: w._committedCrc }, m: d._entered ? 1 : undefined, x: d._mism || undefined }, d._k);
 }

@@ -20,7 +20,7 @@ export interface Writer {
   /** largest offset whose erase page is completely written (resume point), and the CRC before it */
   _committed: number;
   _committedCrc: number;
-  /** only the chunk after a resume can find bytes already written: the journal trails by a chunk */
+  /** after a resume, a Storage file may hold bytes past the journal (it trails by up to 4 KiB) until an erased piece */
   _resumed: boolean;
   /** set when a file slot holds other data past the journaled offset: the copy must start again */
   _dirty: boolean;
@@ -139,6 +139,8 @@ export function writerStep(w: Writer) {
           w._dirty = true;
           return void p.timers.set(w._tick, 0);
         }
+        // Erased: nothing was written from here on (writes are sequential).
+        w._resumed = false;
       }
       if (n4) program(w, from, nat.view(data, src, n4));
       if (n > n4) {
@@ -159,11 +161,12 @@ export function writerStep(w: Writer) {
   if (back.length !== w._n || nat.crc32(typeof back === "string" ? back : nat.text(back)) !== nat.crc32(nat.view(data, w._off, w._n))) {
     return done(w, fault("flash", "read-back mismatch at " + w._at));
   }
-  w._resumed = false;
   w._pos = end;
   if (w._pre) {
     // The whole decoded string is prefix and chunk: its CRC as a string, faster than through a view.
-    var crc = nat.crc32(data), boundary = end >= w._total || !raw ? end : page(w, end);
+    // Resume points: page starts (raw), every 4 KiB of a Storage file (each journal there is a
+    // Storage write, and Storage compacts once they fill it), and the end.
+    var crc = nat.crc32(data), boundary = end >= w._total ? end : raw ? page(w, end) : end - end % 4096;
     if (boundary > w._committed) {
       w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(data, w._off - 6, boundary - w._at + 6));
       w._committed = boundary;
