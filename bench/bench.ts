@@ -21,8 +21,9 @@ const KiB = 1024;
 
 /** A board with room for a 1 MiB image: uniform 4 KiB pages, raw slots, no flash time. */
 function benchBoard(bitrate: number): { board: SimBoard; layout: any } {
-  const pages = uniformPages(0x100000, 4096, 640);
-  const board = new SimBoard({ board: "BENCH", geometry: { pages, free: [{ addr: 0x100000, length: 640 * 4096 }] }, notecard: { bitrate, latencyMs: LATENCY_MS, needsDfuMode: false } });
+  const pages = uniformPages(0x100000, 4096, 656);
+  const geometry = { pages, free: [{ addr: 0x100000, length: 640 * 4096 }], storage: { addr: 0x380000, length: 64 * KiB }, memory: { total: 200000, blocksize: 17, flash_code_start: 0x380000 } };
+  const board = new SimBoard({ board: "BENCH", geometry, notecard: { bitrate, latencyMs: LATENCY_MS, needsDfuMode: false } });
   const layout = { slots: [{ addr: 0x100000, length: 1280 * KiB }, { addr: 0x240000, length: 1216 * KiB }], record: { addr: 0x370000, length: 64 * KiB } };
   return { board, layout };
 }
@@ -37,6 +38,7 @@ function transfer(size: number, bitrate: number, options: any): Run {
   let done: any = null;
   Install.provision(Object.assign({}, common, { version: "1.0.0" }), undefined, (e: any) => { done = e || "ok"; });
   board.clock.runUntil(() => done !== null);
+  if (done !== "ok") throw new Error("bench provisioning failed: " + done);
   board.card.stage({ data: new Uint8Array(Buffer.from(appImage("2.0.0", { size }), "latin1")), version: "2.0.0" });
   let start = -1, end = -1, wire0 = 0, bus0 = 0;
   const dfu = NotecardDFU.setup(Object.assign({}, common, { version: "1.0.0" }, options, {

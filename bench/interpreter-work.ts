@@ -112,6 +112,7 @@ function update(bin: string, dir: string, chunk: number, chunks: number, transpo
   const r = callgrind(bin, dir, readFileSync(join(dir, "card.js"), "utf8") + "(function () {" + HARNESS + `
 Modules.addCached("NotecardDFU", require("fs").readFileSync("m.js"));
 Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("i.js"));
+require("NotecardDFUInstall").reserve({ board: "LINUX" });
 require("Storage").write(".bootcde", "print(1);");
 require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0", chunkSize: ${chunk} }, undefined, function (err) {
   if (err) return print("provision " + err.message);

@@ -659,6 +659,35 @@ describe("update engine (built bundle)", function () {
       assert.equal(roomy.board.storage.compactions, 0);
     });
 
+    it("compacts before the copy exactly when Storage's free tail is short of the new file (plus its header) and two record files", function () {
+      const size = 7168, need = size + 36 + 2 * (1024 + 32);
+      for (const [free, compacts] of [[need, false], [need - 4, true]] as [number, boolean][]) {
+        const { board } = ready({ board: "PUCKJS", size });
+        board.storage.write("gone", "g".repeat(64));
+        board.storage.erase("gone");
+        board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
+        assert.equal(board.storage.getFree(), free);
+        let calls = 0;
+        const compact = board.storage.compact.bind(board.storage);
+        board.storage.compact = () => { calls++; return compact(); };
+        const { err, result } = check(board, device(board, "1.0.0"));
+        assert.equal(result.state, "updated", err && err.message);
+        assert.equal(calls, compacts ? 1 : 0, `free ${free}, need ${need}`);
+      }
+    });
+
+    it("never compacts Storage for a raw slot, however little room Storage has", function () {
+      const { board } = ready({ size: 20000 });
+      board.storage.write("gone", "g".repeat(64));
+      board.storage.erase("gone");
+      board.storage.write("fill", "f".repeat(board.storage.getFree() - 100));
+      let calls = 0;
+      board.storage.compact = () => { calls++; return true; };
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      assert.equal(calls, 0);
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+
     it("resumes a Storage-file slot whose chunk after the journal was never written", function () {
       const { board, src } = ready({ board: "PICO", size: 7000 });
       const dfu = device(board, "1.0.0", { chunkSize: 1024, onProgress: (p: any) => { if (p.offset >= 5120) board.rail.down = true; } });
