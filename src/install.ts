@@ -177,8 +177,11 @@ function configure(options: InstallOptions, p: Ports): Config {
   if (!layout) throw fault("layout", "give a board name or a layout");
   var m = (options.memory || memory)();
   var problem = checkLayout(layout, p.flash, storageArea(options, p, profile), m, mapped);
-  // Flash beyond the chip's documented size is used only once it has held a pattern; else the fallback.
-  if (!problem && !options.layout && profile && profile.fallback && prove(p, layout.slots[0])) {
+  // Flash beyond the chip's documented size is used only once it has held a pattern; else the
+  // fallback. Proven once: a board provisioned before keeps its choice (slot 0 may hold its image).
+  var was: Config | null = null;
+  try { was = JSON.parse(p.storage.read(CONFIG_FILE) as string); } catch (e) { /* none yet */ }
+  if (!problem && !options.layout && profile && profile.fallback && (was && was.b === options.board ? was.s[0].a === undefined : prove(p, layout.slots[0]))) {
     layout = profile.fallback;
     problem = checkLayout(layout, p.flash, storageArea(options, p, profile), m, mapped);
   }

@@ -138,6 +138,13 @@ describe("slots, boot record and selector (built bundle)", function () {
       provision(good, device(good, "1.0.0"));
       assert.equal(JSON.parse(good.storage.read("dfu.cfg") as string).s[0].a, 0x08060000);
       assert.equal(good.boot().ran, "1.0.0");
+      // Proven once: installing the selector again (or provisioning again) never erases the image in it.
+      const erases = good.flash.erases;
+      good.flash.stuck.push({ addr: 0x08060002, mask: 0x08, times: 1 });
+      Install.installBoot(Object.assign(good.ports(), { board: "PICO" }));
+      assert.equal(good.flash.erases, erases);
+      assert.equal(JSON.parse(good.storage.read("dfu.cfg") as string).s[0].a, 0x08060000);
+      assert.equal(good.boot().ran, "1.0.0");
 
       const bad = new SimBoard({ board: "PICO" });
       // The sector does not hold what is written to it.
@@ -147,6 +154,9 @@ describe("slots, boot record and selector (built bundle)", function () {
       const cfg = JSON.parse(bad.storage.read("dfu.cfg") as string);
       assert.deepEqual(cfg.s, [{ f: "dfu.0", l: 11264 }, { f: "dfu.1", l: 11264 }]);
       assert.equal(bad.boot().ran, "1.0.0");
+      // The fallback stays the layout, even once the sector would hold a pattern.
+      Install.installBoot(Object.assign(bad.ports(), { board: "PICO" }));
+      assert.deepEqual(JSON.parse(bad.storage.read("dfu.cfg") as string).s, cfg.s);
       staged(bad, "2.0.0", { size: 11264 });
       assert.equal(check(bad, device(bad, "1.0.0")).result.state, "updated");
       assert.equal(bad.boot().ran, "2.0.0");
