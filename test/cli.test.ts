@@ -84,6 +84,9 @@ describe("notecard-dfu CLI", function () {
       assert.match(printed[0], /^provisioned: \{"state":"confirmed","slot":0,"version":"1.0.0"/, printed.join("\n"));
       assert.equal(board.storage.read("NotecardDFUInstall"), undefined, "the install module is erased");
       assert.equal(board.boot().ran, "1.0.0");
+      assert.match(r.out, /^\/\/ First, on an erased Storage .*\n\/\/ .*require\("NotecardDFUInstall"\)\.reserve\(\{ board: "LINUX" \}\);/, "LINUX's reservation comes first");
+      assert.doesNotMatch(run("provision-script", "--board", "PICO", "--version", "1.0.0").out, /reserve/, "a board without one is not told to");
+      assert.match(run("provision-script", "--board", "NOPE", "--version", "1.0.0").err, /unknown board NOPE/);
     });
   });
 

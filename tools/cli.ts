@@ -3,7 +3,9 @@
 //   pack <app.js> --version X [--org O --product P --description D --builder B] [--minify] [-o out]
 //   demo [--board PICO] [--size N] [--bitrate 100000] [--chunk N] [--faults] [--bad-image] [--json]
 //   provision-script --board B --version X   (the one-shot code that provisions a board)
-import { readFileSync, writeFileSync } from "fs";
+import { existsSync, readFileSync, writeFileSync } from "fs";
+import { resolve } from "path";
+import { packageRoot } from "../sim/board";
 import { runDemo } from "./demo";
 import { pack, PackError } from "./pack";
 
@@ -71,6 +73,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === "provision-script") {
     if (!a.board || !a.version) { console.error(USAGE); return 2; }
+    const file = resolve(packageRoot(), "boards", a.board + ".json");
+    if (!existsSync(file)) { console.error(`unknown board ${a.board} (see boards/)`); return 2; }
+    const profile = JSON.parse(readFileSync(file, "utf8"));
+    // Layouts with a reservation need it as Storage's first file, before anything is stored.
+    if (profile.layout.reserve) {
+      console.log(`// First, on an erased Storage and before storing anything else (the IDE or the CLI sends the
+// required module from modules/): require("NotecardDFUInstall").reserve({ board: ${JSON.stringify(a.board)} });`);
+    }
     console.log(`// Paste once into the Espruino Web IDE (or send with the espruino CLI) after saving your app to flash
 // and storing the modules "NotecardDFU" and "NotecardDFUInstall": it checks the layout, copies
 // .bootcde into slot 0, installs the boot selector, then erases the install module it no longer needs.
