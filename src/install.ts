@@ -88,7 +88,7 @@ function firstFile(flash: FlashPort, at: number): [string, number] | null {
 function storageArea(options: InstallOptions, p: Ports, profile?: Profile): FlashArea | null {
   var m = (options.memory || memory)(), at = m.flash_code_start;
   if (at === undefined) at = options.storageAddr !== undefined ? options.storageAddr : profile && profile.storage;
-  return at === undefined ? null : { addr: at, length: (p.storage as any).getStats().totalBytes };
+  return at === undefined ? null : { addr: at, length: p.storage.getStats().totalBytes };
 }
 
 /** "" when the layout is safe, else what is wrong with it. */
@@ -215,9 +215,9 @@ function store(p: Ports, cfg: Config): string {
  */
 export function reserve(options: InstallOptions) {
   var p = resolvePorts(options), profile = options.board ? BOARDS[options.board] : undefined, layout = options.layout || (profile && profile.layout);
-  var res = layout && layout.reserve, st = (p.storage as any).getStats();
+  var res = layout && layout.reserve, st = p.storage.getStats();
   if (!res) throw fault("layout", "this layout reserves nothing");
-  if (p.storage.read(res.file) !== undefined && st.fileCount + st.trashCount >= 1) return;
+  if (p.storage.read(res.file) !== undefined) return;
   if (st.fileCount + st.trashCount) throw fault("layout", "reserve: Storage is not empty; erase it first (require(\"Storage\").eraseAll())");
   p.storage.write(res.file, "\xff", 0, res.length);
 }

@@ -28,6 +28,8 @@ export interface StoragePort {
   /** Bytes free after the last file, and compaction (removes deleted files, in place). */
   getFree(): number;
   compact(): void;
+  /** Provisioning only: Storage's size and file counts. */
+  getStats(): { totalBytes: number; fileCount: number; trashCount: number };
 }
 
 export interface TimerPort {

@@ -109,6 +109,7 @@ describe("slots, boot record and selector (built bundle)", function () {
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
       assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf("dfu.area")], [["dfu.area"], 0x10000000], "once, first");
+      assert.throws(() => Install.reserve(Object.assign(fresh.ports(), { board: "PICO" })), (e: any) => e.code === "layout" && /reserves nothing/.test(e.message));
       assert.doesNotThrow(() => Install.installBoot(Object.assign(fresh.ports(), { board: "LINUX" })));
       // The reservation must end on a page boundary and cover the slots and record.
       refuses(fresh, { layout: Object.assign({}, linux, { reserve: { file: "dfu.area", length: linux.reserve.length - 4 } }), storageAddr: 0x10000000 }, /first file must be the reservation/);

@@ -203,8 +203,9 @@ function event(d: Engine, text: string) {
 
 /**
  * A Storage-file slot: the old file goes now, and Storage compacts here, before DFU mode and the
- * copy, when its free tail cannot take the new file and two record files: a compaction then never
- * starts inside the copy (each Storage write that does not fit would run one).
+ * copy, when its free tail cannot take the new file (with its 32-byte header and padding) and two
+ * record files: a compaction then never starts inside the copy (a Storage write that does not fit
+ * would run one).
  */
 function room(d: Engine) {
   var c = d._cfg as Config, f = c.s[d._img.s].f, st = d._p.storage;
