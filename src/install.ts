@@ -85,8 +85,8 @@ function firstFile(flash: FlashPort, at: number): [string, number] | null {
  * option's; its size from Storage.getStats(). Raw flash there is refused unless it lies in whole
  * pages of the reservation file.
  */
-function storageArea(options: InstallOptions, p: Ports, profile?: Profile): FlashArea | null {
-  var m = (options.memory || memory)(), at = m.flash_code_start;
+function storageArea(options: InstallOptions, p: Ports, m: { flash_code_start?: number }, profile?: Profile): FlashArea | null {
+  var at = m.flash_code_start;
   if (at === undefined) at = options.storageAddr !== undefined ? options.storageAddr : profile && profile.storage;
   return at === undefined ? null : { addr: at, length: p.storage.getStats().totalBytes };
 }
@@ -175,15 +175,16 @@ function configure(options: InstallOptions, p: Ports): Config {
   if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
   var layout = options.layout || (profile && profile.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped);
   if (!layout) throw fault("layout", "give a board name or a layout");
-  var m = (options.memory || memory)();
-  var problem = checkLayout(layout, p.flash, storageArea(options, p, profile), m, mapped);
+  // process.memory() runs a garbage collection and getStats() scans Storage: once each.
+  var m = (options.memory || memory)(), area = storageArea(options, p, m, profile);
+  var problem = checkLayout(layout, p.flash, area, m, mapped);
   // Flash beyond the chip's documented size is used only once it has held a pattern; else the
   // fallback. Proven once: a board provisioned before keeps its choice (slot 0 may hold its image).
   var was: Config | null = null;
   try { was = JSON.parse(p.storage.read(CONFIG_FILE) as string); } catch (e) { /* none yet */ }
   if (!problem && !options.layout && profile && profile.fallback && (was && was.b === options.board ? was.s[0].a === undefined : prove(p, layout.slots[0]))) {
     layout = profile.fallback;
-    problem = checkLayout(layout, p.flash, storageArea(options, p, profile), m, mapped);
+    problem = checkLayout(layout, p.flash, area, m, mapped);
   }
   if (problem) throw fault("layout", "unsafe layout: " + problem);
   var r = layout.record, units = r.files ? undefined : recordUnits(p.flash, r) as number[];
