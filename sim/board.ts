@@ -82,7 +82,7 @@ export class SimBoard {
   readonly flash: FlashSim;
   readonly storage: StorageSim;
   readonly geometry: Geometry;
-  /** The runtime as saved in Storage at set-up (it must survive everything after). */
+  /** The runtime as saved in Storage at set-up, pretokenised (it must survive everything after). */
   runtime?: string;
   readonly card: NotecardSim;
   reboots = 0;
@@ -105,7 +105,8 @@ export class SimBoard {
       // .boot0 too), several times their size: the runtime is then not stored, and Storage's room
       // is left to the ordinary runs.
       if (!(globalThis as any).__stryker__) {
-        this.runtime = readFileSync(resolve(packageRoot(), "dist/NotecardDFU.min.js"), "latin1");
+        // Pretokenised, as the README has users store it.
+        this.runtime = readFileSync(resolve(packageRoot(), "dist/NotecardDFU.pretok"), "latin1");
         this.storage.write("NotecardDFU", this.runtime);
       }
     }

@@ -8,7 +8,7 @@ describe("Notecard link on the Espruino interpreter (ESPRUINO_BIN)", function ()
   it("exchanges requests with crc and reads a chunk through the bundle", function () {
     const bin = requireEspruino(this);
     const dir = tempDir();
-    storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
+    storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
     const fake = readFileSync("test/espruino/fake-notecard.js", "utf8");
     const code = fake + `
       var img = ""; for (var i = 0; i < 3000; i++) img += String.fromCharCode((i * 7) & 255);

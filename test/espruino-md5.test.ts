@@ -10,7 +10,7 @@ describe("chunk MD5 on the Espruino interpreter (ESPRUINO_BIN)", function () {
     const sizes = [0, 3, 55, 56, 64, 4100];
     const data = (n: number) => new Uint8Array(n).map((_, i) => (i * 31 + 7) & 255);
     const dir = tempDir();
-    storeFile(bin, dir, "dist/NotecardDFUMD5.min.js", "NotecardDFUMD5");
+    storeFile(bin, dir, "dist/NotecardDFUMD5.pretok", "NotecardDFUMD5");
     const out = runEspruino(bin, dir, `var md5 = require("NotecardDFUMD5");
       [${sizes.join(",")}].forEach(function (n) {
         var d = new Uint8Array(n); for (var i = 0; i < n; i++) d[i] = (i * 31 + 7) & 255;

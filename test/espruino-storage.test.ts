@@ -14,7 +14,7 @@ describe("the LINUX reservation on the Espruino interpreter: Storage filled, era
     const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
     let out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
     assert.match(out, /FIRST dfu\.area/, out);
-    storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
+    storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
     step(`require("Storage").write(".bootcde", 'print("RUNNING 1.0.0");');`);
     out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function (e, i) { print("PROVISIONED " + (e || i.state)); });`);
     assert.match(out, /PROVISIONED confirmed/, out);

@@ -9,6 +9,7 @@ import { ChildProcess, execFileSync, spawn } from "child_process";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { connect } from "net";
 import { join, resolve } from "path";
+import CRC32 from "crc-32";
 import { requireEspruino, tempDir } from "./helpers/espruino";
 
 const ROOT = resolve(__dirname, "..");
@@ -47,7 +48,10 @@ describe("the espruino CLI against a running interpreter over telnet (ESPRUINO_B
 
     // The project folder as a user has it: the modules, a board file for offline use, the apps.
     mkdirSync(join(project, "modules"));
-    for (const m of ["NotecardDFU", "NotecardDFUInstall"]) copyFileSync(join(ROOT, `dist/${m}.min.js`), join(project, `modules/${m}.min.js`));
+    for (const m of ["NotecardDFU", "NotecardDFUInstall"]) {
+      copyFileSync(join(ROOT, `dist/${m}.min.js`), join(project, `modules/${m}.min.js`));
+      copyFileSync(join(ROOT, `dist/${m}.pretok`), join(project, `modules/${m}.pretok`));
+    }
     writeFileSync(join(project, "board.json"), JSON.stringify({ info: { builtin_modules: ["Flash", "Storage", "fs"] } }));
     const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, "--no-ble", "-p", `tcp://127.0.0.1:${PORT}`, "--board", "board.json",
       "--config", "MODULE_URL=modules", ...args], { cwd: project, input: "", encoding: "utf8", timeout: 120e3 });
@@ -61,9 +65,11 @@ describe("the espruino CLI against a running interpreter over telnet (ESPRUINO_B
     cli("--sleep", "2", "reserve.js");
     assert.ok(await until(async () => result("reserved") === "dfu.area", 10e3), "the reservation is Storage's first file: " + result("reserved"));
 
-    let out = cli("--storage", "NotecardDFU:modules/NotecardDFU.min.js", "--storage", "NotecardDFUInstall:modules/NotecardDFUInstall.min.js",
-      "-e", `print("STORED " + require("Storage").list(/NotecardDFU/).sort().join());`);
+    // The pretokenised copies (bytes over 0x7F): the CLI uploads them byte for byte.
+    let out = cli("--storage", "NotecardDFU:modules/NotecardDFU.pretok", "--storage", "NotecardDFUInstall:modules/NotecardDFUInstall.pretok",
+      "-e", `var S = require("Storage"); print("STORED " + S.list(/NotecardDFU/).sort().join() + " " + E.CRC32(S.read("NotecardDFU")));`);
     assert.match(out, /STORED NotecardDFU,NotecardDFUInstall/, out);
+    assert.equal(Number((/STORED \S+ (\d+)/.exec(out) || [])[1]), CRC32.buf(readFileSync(join(ROOT, "dist/NotecardDFU.pretok"))) >>> 0, out);
     assert.doesNotMatch(out, /getURL|error|not found/i, "the offline upload is quiet: " + out);
 
     writeFileSync(join(project, "factory.js"), `print("RUNNING 1.0.0");`);

@@ -44,8 +44,8 @@ for (const [name, where] of LAYOUTS) {
         const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
         assert.match(r, /FIRST dfu\.area/, r);
       }
-      storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
-      storeFile(bin, dir, "dist/NotecardDFUInstall.min.js", "NotecardDFUInstall");
+      storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
+      storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);
 
       let out = step(`require("Storage").write(".bootcde", ${JSON.stringify(app("1.0.0"))});`);

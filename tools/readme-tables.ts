@@ -17,7 +17,7 @@ const inStorage = (n: number) => 32 + ((n + 3) & ~3);
  * selector with its layout), dfu.cfg, the record files and room to rewrite one record file.
  */
 export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
-  const runtime = readFileSync(join(root, "dist/NotecardDFU.min.js")).length;
+  const runtime = readFileSync(join(root, "dist/NotecardDFU.pretok")).length;
   const selector = readFileSync(join(root, "dist/selector.min.js")).length;
   const l = b.layout, cfg = JSON.stringify({ b: b.name, s: l.slots, r: l.record, z: l.record.length, m: b.memoryMapped, x: 3, w: 0, k: b.chunkSize }).length;
   const record = l.record.files ? inStorage(l.record.length) : 0;

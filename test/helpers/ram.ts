@@ -34,8 +34,8 @@ export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024): 
   const dir = tempDir();
   const slot = Math.ceil((imageBytes + 512) / 1024) * 1024;
   const layout = `{ slots: [{ file: "dfu.0", length: ${slot} }, { file: "dfu.1", length: ${slot} }], record: { files: ["dfu.r0", "dfu.r1"], length: 2048 } }`;
-  storeFile(bin, dir, "dist/NotecardDFU.min.js", "NotecardDFU");
-  storeFile(bin, dir, "dist/NotecardDFUInstall.min.js", "NotecardDFUInstall");
+  storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
+  storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
   const image = app("2.0.0", imageBytes);
   const bytes = Buffer.from(image, "latin1");
   // The card's replies, one Storage file per chunk, and the factory app as .bootcde.
