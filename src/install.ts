@@ -120,7 +120,7 @@ function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null
   var r = layout.record;
   if (r.files) {
     if (r.files.length !== 2 || r.files[0] === r.files[1]) return "record: needs two distinct Storage files";
-    if (!(r.length >= 2 * RECORD_SIZE)) return "record: each file needs room for two records (" + 2 * RECORD_SIZE + " bytes)";
+    if (!(r.length >= RECORD_SIZE)) return "record: each file needs room for a record (" + RECORD_SIZE + " bytes)";
   } else {
     var units = recordUnits(flash, r);
     if (typeof units === "string") return units;

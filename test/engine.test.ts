@@ -659,22 +659,42 @@ describe("update engine (built bundle)", function () {
       assert.equal(roomy.board.storage.compactions, 0);
     });
 
-    it("compacts before the copy exactly when Storage's free tail is short of the new file (plus its header) and two record files", function () {
-      const size = 7168, need = size + 36 + 2 * (1024 + 32);
-      for (const [free, compacts] of [[need, false], [need - 4, true]] as [number, boolean][]) {
-        const { board } = ready({ board: "PUCKJS", size });
-        board.storage.write("gone", "g".repeat(64));
-        board.storage.erase("gone");
-        board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
-        assert.equal(board.storage.getFree(), free);
-        let calls = 0;
-        const compact = board.storage.compact.bind(board.storage);
-        board.storage.compact = () => { calls++; return compact(); };
-        const { err, result } = check(board, device(board, "1.0.0"));
-        assert.equal(result.state, "updated", err && err.message);
-        assert.equal(calls, compacts ? 1 : 0, `free ${free}, need ${need}`);
-      }
-    });
+    // Room for what the update writes to Storage up to its restart: the new slot file (header and
+    // padding) and, with one record per 512-byte record file, a file for each append: progress,
+    // DFU mode, every 4 KiB resume point, the end and verified (an 8 KiB file: 5).
+    const roomCases: [string, string, number, number][] = [
+      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (512 + 32)],
+      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 4 appends.
+      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 4 * (512 + 32)]
+    ];
+    for (const [what, name, size, need] of roomCases) {
+      it(`compacts before the copy exactly when Storage's free tail is short of what the update writes there: ${what}`, function () {
+        for (const [free, compacts] of [[need, false], [need - 4, true]] as [number, boolean][]) {
+          const { board } = ready({ board: name, size, notecard: { needsDfuMode: true } });
+          let running = "1.0.0";
+          if (name === "PICO") {
+            // v2 goes to slot 1 (the Storage file); v3 then to slot 0.
+            assert.equal(check(board, device(board, running)).result.state, "updated");
+            board.boot();
+            confirm(board, device(board, "2.0.0"));
+            running = "2.0.0";
+            check(board, device(board, running)); // reports "installed 2.0.0" (a record of its own)
+            board.card.stage({ data: bytes(appImage("3.0.0", { size })), version: "3.0.0" });
+          }
+          board.storage.write("gone", "g".repeat(64));
+          board.storage.erase("gone");
+          board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
+          assert.equal(board.storage.getFree(), free);
+          const events: string[] = [];
+          const compact = board.storage.compact.bind(board.storage);
+          board.storage.compact = () => { events.push("COMPACT"); return compact(); };
+          const { err, result } = check(board, device(board, running, { onEvent: (t: string) => events.push(t) }));
+          assert.equal(result.state, "updated", err && err.message);
+          // Planned or not at all: never a compaction that a write of the update ran.
+          assert.deepEqual(events.filter((t) => /COMPACT|compact Storage/.test(t)), compacts ? ["compact Storage", "COMPACT"] : [], `free ${free}, need ${need}: ${events.join(" | ")}`);
+        }
+      });
+    }
 
     it("never compacts Storage for a raw slot, however little room Storage has", function () {
       const { board } = ready({ size: 20000 });

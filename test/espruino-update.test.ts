@@ -13,7 +13,7 @@ const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
 /** Where the images live: the LINUX profile's raw flash slots, or Storage files (as on a Pico). */
 const LAYOUTS: [string, string][] = [
   ["raw flash slots (LINUX profile)", 'board: "LINUX"'],
-  ["Storage-file slots and record", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 2048 } }']
+  ["Storage-file slots and record", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 512 } }']
 ];
 
 for (const [name, where] of LAYOUTS) {
@@ -59,7 +59,8 @@ for (const [name, where] of LAYOUTS) {
       assert.match(out, /REBOOT/, out);
       assert.match(out, /installing 2\.0\.0/, out);
 
-      out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info()));`);
+      // After the image's confirm() has finished (its record may take a turn to erase a file first).
+      out = step(`setTimeout(function () { print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info())); }, 100);`);
       assert.match(out, /RUNNING 2\.0\.0/, out);
       assert.match(out, /CONFIRM confirmed/, out);
       assert.match(out, /ONINIT 2\.0\.0/, "onInit() of a slot image runs, as from .bootcde: " + out);
@@ -73,7 +74,8 @@ for (const [name, where] of LAYOUTS) {
         assert.match(out, /RUNNING 3\.0\.0/, `trial ${i}: ${out}`);
         assert.match(out, /image failed to start/, out);
       }
-      out = step(`print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info()));`);
+      // After the image's confirm() has finished (its record may take a turn to erase a file first).
+      out = step(`setTimeout(function () { print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info())); }, 100);`);
       assert.match(out, /RUNNING 2\.0\.0/, out);
       assert.match(out, /"state":"reverted"/, out);
       assert.match(out, /"rejected":"3\.0\.0","reason":"not confirmed after 3 boots"/, out);

@@ -12,17 +12,30 @@ const TRANSITIONS = transitions();
 const inStorage = (n: number) => 32 + ((n + 3) & ~3);
 
 /**
- * The largest application the profile can update again and again: its smaller slot, where a
- * Storage-file slot is capped by what Storage holds beside the measured runtime, .boot0 (the
- * selector with its layout), dfu.cfg, the record files and room to rewrite one record file.
+ * Record files an update into `slot` may start before its restart, the most the engine's room()
+ * reserves: appends for progress, DFU mode, each resume point (every 4 KiB of a Storage file, each
+ * page of raw flash, as large as the slot's first), the end and verified, a new file every
+ * (record length / 512) appends.
+ */
+function recordFiles(b: any, slot: any): number {
+  const page = slot.file !== undefined ? 4096 : GEOMETRIES[b.name].pages.find((pg) => pg.addr <= slot.addr && slot.addr < pg.addr + pg.length)!.length;
+  return Math.ceil((4 + Math.floor((slot.length - 1) / page)) / Math.floor(b.layout.record.length / 512));
+}
+
+/**
+ * The largest application the profile can update again and again: its smaller slot, where Storage
+ * must hold, beside the pretokenised runtime, .boot0 (the selector with its layout) and dfu.cfg, the
+ * Storage-file slots, the two record files and the record files an update starts before the
+ * restart (so that no Storage write of the update runs a compaction).
  */
 export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
   const runtime = readFileSync(join(root, "dist/NotecardDFU.pretok")).length;
   const selector = readFileSync(join(root, "dist/selector.min.js")).length;
   const l = b.layout, cfg = JSON.stringify({ b: b.name, s: l.slots, r: l.record, z: l.record.length, m: b.memoryMapped, x: 3, w: 0, k: b.chunkSize }).length;
   const record = l.record.files ? inStorage(l.record.length) : 0;
-  let used = inStorage(runtime) + inStorage(selector + cfg) + inStorage(cfg) + 3 * record + (l.reserve ? inStorage(l.reserve.length) : 0);
+  let used = inStorage(runtime) + inStorage(selector + cfg) + inStorage(cfg) + (l.reserve ? inStorage(l.reserve.length) : 0);
   for (const s of l.slots) if (s.file !== undefined) used += inStorage(s.length);
+  used += record * (2 + Math.max(...l.slots.map((s: any) => recordFiles(b, s))));
   return { bytes: Math.min(...l.slots.map((s: any) => s.length)), storageLeft: GEOMETRIES[b.name].storage.length - used };
 }
 

@@ -202,18 +202,23 @@ function event(d: Engine, text: string) {
 }
 
 /**
- * A Storage-file slot: the old file goes now, and Storage compacts here, before DFU mode and the
- * copy, when its free tail cannot take the new file (with its 32-byte header and padding) and two
- * record files: a compaction then never starts inside the copy (a Storage write that does not fit
- * would run one).
+ * Makes room in Storage before DFU mode and the copy, so that no Storage write of the update up to
+ * the restart runs an implicit compaction: a Storage-file slot's old file goes now, and Storage
+ * compacts here when its free tail cannot take the new file (header and padding included) and the
+ * record files the update may start: it appends for progress, DFU mode, each resume point (every
+ * 4 KiB of a file, every page of raw flash, as large as the slot's first), the end and verified,
+ * and starts a new file every _n appends.
  */
 function room(d: Engine) {
-  var c = d._cfg as Config, f = c.s[d._img.s].f, st = d._p.storage;
-  if (f === undefined) return;
-  st.erase(f);
-  if (st.getFree() < d._img.l + 36 + (c.u ? 0 : 2 * c.z + 64)) {
+  var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0;
+  if (s.f) {
+    p.storage.erase(s.f);
+    need = l + 36;
+  }
+  if (!c.u) need += Math.ceil(Math.max(0, 4 + Math.floor((l - 1) / (s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length)) - rs._n + rs._free[rs._unit]) / rs._n) * (c.z + 32);
+  if (need && need > p.storage.getFree()) {
     event(d, "compact Storage");
-    st.compact();
+    p.storage.compact();
   }
 }
 
