@@ -125,6 +125,7 @@ export class SimBoard {
   boot(): BootResult {
     this.clock.clearAll();
     this.rail.restore();
+    this.storage.powerOn();
     const res: BootResult = { ran: null, threw: null, rebootRequested: false, printed: [], cut: false, evaluated: [], watchdog: [] };
     const flash = this.flash, storage = this.storage;
     const E = {

@@ -6,7 +6,10 @@
 // from the last page boundary with a header on it before the first trash, every page is erased
 // and rewritten with the live files packed down. Every write, mark, erase and each compaction
 // step is an operation on the PowerRail, so a power cut lands on any of them; a cut inside a
-// compaction leaves what the flash then holds (files after the cut are typically gone).
+// compaction leaves what the flash then holds (files after the cut are typically gone), and so
+// does a cut tearing a new file's header. At power-on Espruino checks Storage
+// (jsfIsStorageValid at the first boot): when what follows the last file is not erased, it reports
+// "Storage is corrupt" and erases all of it (jsfResetStorage), as powerOn() does.
 import { FlashSim, Page, uniformPages } from "./flash";
 import { PowerRail } from "./power";
 
@@ -38,6 +41,10 @@ export class StorageSim {
   compactedFrom = Infinity;
   /** A power cut landed inside a compaction. */
   cutInCompaction = false;
+  /** A power cut tore a new file's header (its size or name half programmed). */
+  cutInHeader = false;
+  /** Times powerOn() found Storage corrupt and erased it. */
+  resets = 0;
 
   constructor(rail?: PowerRail, flash?: FlashSim, area?: StorageArea) {
     this.rail = rail ?? flash?.rail ?? new PowerRail();
@@ -177,6 +184,18 @@ export class StorageSim {
     return true;
   }
 
+  /**
+   * Espruino's check at power-on: the 32 bytes after the last file must be erased (or Storage
+   * full); else Storage is corrupt and is erased whole. A torn header (size half written) is such a
+   * case; so is a compaction cut after it erased a page but before it rewrote the headers there.
+   */
+  powerOn(): void {
+    const at = this.tail(), o = at - this.flash.base;
+    if (at + HEADER > this.end() || this.flash.mem.subarray(o, o + HEADER).every((b) => b === 0xff)) return;
+    this.resets++;
+    this.flash.mem.fill(0xff, this.area.addr - this.flash.base, this.end() - this.flash.base);
+  }
+
   erase(name: string): void {
     const f = this.find(name);
     if (f) this.mark(f);
@@ -207,7 +226,10 @@ export class StorageSim {
     const h = new Uint8Array(HEADER);
     new DataView(h.buffer).setUint32(0, size, true);
     for (let i = 0; i < name.length; i++) h[4 + i] = name.charCodeAt(i);
-    this.op((torn) => this.program(at, h, torn));
+    this.op((torn) => {
+      if (torn) this.cutInHeader = true;
+      this.program(at, h, torn);
+    });
     return { addr: at, size, name, live: true };
   }
 

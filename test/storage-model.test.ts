@@ -119,4 +119,34 @@ describe("Storage model (Espruino's jsflash rules)", function () {
     // a cut after the erase of the page they are being moved into.
     assert.ok(lost > 0 && lost < steps, `${lost} of ${steps}`);
   });
+
+  it("at power-on, erases all of Storage when a torn header follows the last file, as Espruino does; leaves a sound one alone", function () {
+    const sound = puck();
+    sound.write("keep", "k".repeat(100));
+    sound.powerOn();
+    assert.equal(sound.resets, 0);
+    assert.equal(sound.read("keep"), "k".repeat(100));
+    let wiped = 0, leaked = 0, tries = 0;
+    for (let seed = 1; seed <= 64; seed++) {
+      const rail = new PowerRail();
+      const s = puck(rail);
+      s.write("keep", "k".repeat(100));
+      rail.seed = seed;
+      // The new file's header is its first operation.
+      rail.schedule(rail.ops, "torn");
+      assert.throws(() => s.write("new", "n".repeat(64)), PowerCut);
+      assert.ok(s.cutInHeader);
+      rail.restore();
+      tries++;
+      s.powerOn();
+      if (s.resets) {
+        wiped++;
+        assert.deepEqual(s.list(), []);
+        assert.ok(s.flash.mem.subarray(0, 40960).every((b) => b === 0xff));
+      } else if (s.list().length > 1) leaked++;
+    }
+    // Torn in its size word: Storage is corrupt and goes; torn in the name: a file nobody asked for.
+    assert.ok(wiped > 0 && wiped < tries, `${wiped} of ${tries}`);
+    assert.ok(leaked > 0, `${leaked}`);
+  });
 });
