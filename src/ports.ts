@@ -25,6 +25,7 @@ export interface StoragePort {
   read(name: string, offset?: number, length?: number): string | undefined;
   write(name: string, data: string | Uint8Array, offset?: number, size?: number): boolean;
   erase(name: string): void;
+  list(): string[];
   /** Bytes free after the last file, and compaction (removes deleted files, in place). */
   getFree(): number;
   compact(): void;

@@ -698,6 +698,33 @@ describe("update engine (built bundle)", function () {
       });
     }
 
+    // What a cut in a new file's header leaves when its size was written and its name only in part.
+    const strayCases: [string, string, string, number, boolean][] = [
+      ["a slot file's name half written (PUCKJS: its 8 KB would block every later update)", "PUCKJS", "dfu\xff\xff\xff", 8000, true],
+      ["no byte of the name written", "PUCKJS", "\xff\xff\xff\xff", 100, true],
+      ["a record file's, where the slot is raw (PICO slot 0)", "PICO", "dfu.\xff\xff", 500, true],
+      ["on a raw layout, which writes no Storage file during an update, it stays (LINUX)", "LINUX", "dfu\xff", 100, false]
+    ];
+    for (const [what, name, stray, size, erased] of strayCases) {
+      it(`erases a file a torn header left (its name holds 0xFF) before making room: ${what}`, function () {
+        const { board } = ready({ board: name, size: name === "PUCKJS" ? 8192 : 16000 });
+        let running = "1.0.0";
+        if (name === "PICO") {
+          assert.equal(check(board, device(board, running)).result.state, "updated");
+          board.boot();
+          confirm(board, device(board, "2.0.0"));
+          running = "2.0.0";
+          board.card.stage({ data: bytes(appImage("3.0.0", { size: 16000 })), version: "3.0.0" });
+        }
+        board.storage.write(stray, "x".repeat(size));
+        board.storage.write("app-log", "kept");
+        const { err, result } = check(board, device(board, running));
+        assert.equal(result.state, "updated", err && err.message);
+        assert.equal(board.storage.read(stray) === undefined, erased);
+        assert.equal(board.storage.read("app-log"), "kept", "other files stay");
+      });
+    }
+
     it("never compacts Storage for a raw slot, however little room Storage has", function () {
       const { board } = ready({ size: 20000 });
       board.storage.write("gone", "g".repeat(64));

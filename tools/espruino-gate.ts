@@ -10,13 +10,14 @@ import * as acorn from "acorn";
  *   add-on, and the runtime measures about 20 KB (0.8 KB of it reads a reply back to back and finds
  *   a chunk's payload without searching it, which cut the interpreter's work per chunk more than
  *   three-fold): the budget holds that with a little room and catches growth; npm run bench
- *   reports the size against the 12 KB target.
+ *   reports the size against the 12 KB target. It went from 20 KB to 20.1 KB with the room an
+ *   update makes in Storage (every record file it starts counted, files left by torn headers erased).
  * - The install module is erased after provisioning; the selector lives in .boot0 on every board.
  *   Its budget went from 12 to 14 KB with the checks against Storage found at run time, the
  *   reservation (LINUX) and the proof of the Pico's undocumented sector with its fallback.
  */
 export const BUDGETS: { [file: string]: number } = {
-  "NotecardDFU.min.js": 20480,
+  "NotecardDFU.min.js": 20608,
   "NotecardDFUInstall.min.js": 14336,
   "NotecardDFUMD5.min.js": 1536,
   "selector.min.js": 1536

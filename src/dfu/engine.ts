@@ -203,14 +203,17 @@ function event(d: Engine, text: string) {
 
 /**
  * Makes room in Storage before DFU mode and the copy, so that no Storage write of the update up to
- * the restart runs an implicit compaction: a Storage-file slot's old file goes now, and Storage
- * compacts here when its free tail cannot take the new file (header and padding included) and the
- * record files the update may start: it appends for progress, DFU mode, each resume point (every
+ * the restart runs an implicit compaction: files left by a torn header and a Storage-file slot's
+ * old file go now, and Storage compacts here when its free tail cannot take the new file (header
+ * and padding included) and the record files the update may start: it appends for progress, DFU mode, each resume point (every
  * 4 KiB of a file, every page of raw flash, as large as the slot's first), the end and verified,
  * and starts a new file every _n appends.
  */
 function room(d: Engine) {
-  var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0;
+  var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;
+  // A name holding 0xFF is a header a power cut tore while a file was created (Espruino pads names
+  // with zeros): nobody can use that file, and it holds its room until erased.
+  if (s.f || !c.u) for (a = p.storage.list(), i = 0; i < a.length; i++) if (a[i].indexOf("\xff") >= 0) p.storage.erase(a[i]);
   if (s.f) {
     p.storage.erase(s.f);
     need = l + 36;
