@@ -72,7 +72,7 @@ export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024): 
     // checked and written (the bus reads are sampled by the card).
     var S = require("Storage");
     function sample() { var u = process.memory().usage; if (u > card.peak) card.peak = u; }
-    var storage = { read: function (n, o, l) { sample(); return S.read(n, o, l); }, write: function (n, d, o, z) { sample(); return S.write(n, d, o, z); }, erase: function (n) { S.erase(n); }, getFree: function () { return S.getFree(); }, compact: function () { S.compact(); } };
+    var storage = { read: function (n, o, l) { sample(); return S.read(n, o, l); }, write: function (n, d, o, z) { sample(); return S.write(n, d, o, z); }, erase: function (n) { S.erase(n); }, list: function () { return S.list(); }, getFree: function () { return S.getFree(); }, compact: function () { S.compact(); } };
     var natives = { crc32: function (d) { sample(); return E.CRC32(d); }, atob: atob, btoa: btoa, text: E.toString,
       view: function (s, o, n) { return new Uint8Array(E.toArrayBuffer(s), o, n); }, put: function (d, s, a) { d.set(s, a); } };
     var options = { i2c: card, layout: ${layout}, version: "1.0.0", chunkSize: ${chunk}, transport: { resetSettleMs: 5, drainMs: 20 }, reboot: function () { print("REBOOT"); },
