@@ -659,6 +659,16 @@ describe("update engine (built bundle)", function () {
       assert.equal(roomy.board.storage.compactions, 0);
     });
 
+    /** Installs and confirms the staged v2 (into the Pico's slot 1, the Storage file) and stages a v3, which goes to slot 0 (the sector); returns the running version. */
+    function toPicoSlot0(board: SimBoard, size: number): string {
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      board.boot();
+      confirm(board, device(board, "2.0.0"));
+      check(board, device(board, "2.0.0")); // reports "installed 2.0.0" (a record of its own)
+      board.card.stage({ data: bytes(appImage("3.0.0", { size })), version: "3.0.0" });
+      return "2.0.0";
+    }
+
     // Room for what the update writes to Storage up to its restart: the new slot file (header and
     // padding) and, with one record per 512-byte record file, a file for each append: progress,
     // DFU mode, every 4 KiB resume point, the end and verified (an 8 KiB file: 5).
@@ -673,16 +683,7 @@ describe("update engine (built bundle)", function () {
       it(`compacts before the copy exactly when Storage's free tail is short of what the update writes there: ${what}`, function () {
         for (const [free, compacts] of [[need, false], [need - 4, true]] as [number, boolean][]) {
           const { board } = ready({ board: name, size, notecard: { needsDfuMode: true } });
-          let running = "1.0.0";
-          if (name === "PICO") {
-            // v2 goes to slot 1 (the Storage file); v3 then to slot 0.
-            assert.equal(check(board, device(board, running)).result.state, "updated");
-            board.boot();
-            confirm(board, device(board, "2.0.0"));
-            running = "2.0.0";
-            check(board, device(board, running)); // reports "installed 2.0.0" (a record of its own)
-            board.card.stage({ data: bytes(appImage("3.0.0", { size })), version: "3.0.0" });
-          }
+          const running = name === "PICO" ? toPicoSlot0(board, size) : "1.0.0";
           board.storage.write("gone", "g".repeat(64));
           board.storage.erase("gone");
           board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
@@ -708,14 +709,7 @@ describe("update engine (built bundle)", function () {
     for (const [what, name, stray, size, erased] of strayCases) {
       it(`erases a file a torn header left (its name holds 0xFF) before making room: ${what}`, function () {
         const { board } = ready({ board: name, size: name === "PUCKJS" ? 8192 : 16000 });
-        let running = "1.0.0";
-        if (name === "PICO") {
-          assert.equal(check(board, device(board, running)).result.state, "updated");
-          board.boot();
-          confirm(board, device(board, "2.0.0"));
-          running = "2.0.0";
-          board.card.stage({ data: bytes(appImage("3.0.0", { size: 16000 })), version: "3.0.0" });
-        }
+        const running = name === "PICO" ? toPicoSlot0(board, 16000) : "1.0.0";
         board.storage.write(stray, "x".repeat(size));
         board.storage.write("app-log", "kept");
         const { err, result } = check(board, device(board, running));
