@@ -674,8 +674,9 @@ describe("update engine (built bundle)", function () {
     // DFU mode, every 4 KiB resume point, the end and verified (an 8 KiB file: 5).
     const roomCases: [string, string, number, number][] = [
       ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (512 + 32)],
-      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 4 appends.
-      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 4 * (512 + 32)],
+      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 4 appends, two
+      // per 1 KB record file, the current one full.
+      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 2 * (1024 + 32)],
       // Four records per 2 KB file, one used by provisioning: the 4 appends need one new file.
       ["raw slots with four-record files (ESPRUINOWIFI)", "ESPRUINOWIFI", 16000, 2048 + 32]
     ];
