@@ -40,7 +40,8 @@ describe("slots, boot record and selector (built bundle)", function () {
       ["a record inside a slot", { slots: [{ addr: 0x10000400, length: 0x20000 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /overlaps record/],
       ["a record of one page", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 1024 } }, /at least two erase pages/],
       ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /outside flash/],
-      ["two slots in one Storage file", { slots: [{ file: "a", length: 4096 }, { file: "a", length: 4096 }], record: { files: ["r0", "r1"], length: 2048 } }, /same Storage file/]
+      ["two slots in one Storage file", { slots: [{ file: "a", length: 4096 }, { file: "a", length: 4096 }], record: { files: ["r0", "r1"], length: 2048 } }, /same Storage file/],
+      ["record files too small for a record", { slots: [{ file: "a", length: 4096 }, { file: "b", length: 4096 }], record: { files: ["r0", "r1"], length: 508 } }, /each file needs room for a record \(512 bytes\)/]
     ];
     for (const [what, layout, problem] of unsafe) {
       it(`refuses ${what}`, function () {
