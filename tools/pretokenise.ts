@@ -20,12 +20,11 @@ const FIRST = 138, RAW_STRING8 = 0xd1, RAW_STRING16 = 0xd2;
 export function pretokenise(code: string): string {
   var out = "", end = 0, lastText = false;
   for (const t of tokenizer(code, { ecmaVersion: 5 })) {
-    const text = code.substring(t.start, t.end), id = TOKENS.indexOf(text);
-    const isName = t.type.label === "name" || t.type.keyword !== undefined;
-    const gap = t.start > end;
+    const text = code.substring(t.start, t.end), id = TOKENS.indexOf(text), gap = t.start > end;
     end = t.end;
-    // "catch" stays text (Espruino issue #1868); a name that is not a reserved word too.
-    if (id >= 0 && text !== "catch" && (t.type.keyword !== undefined || !isName)) {
+    // "catch" stays text (Espruino issue #1868); so do names that are not ES5 reserved words
+    // (undefined, of, let: acorn labels them "name", keywords carry their own label).
+    if (id >= 0 && text !== "catch" && t.type.label !== "name") {
       out += String.fromCharCode(FIRST + id);
       lastText = false;
     } else if (t.type.label === "string" && (t as any).value.length > 0 && !/[^\x00-\xff]/.test((t as any).value)) {

@@ -218,7 +218,12 @@ function room(d: Engine) {
     p.storage.erase(s.f);
     need = l + 36;
   }
-  if (!c.u) need += Math.ceil(Math.max(0, 4 + Math.floor((l - 1) / (s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length)) - rs._n + rs._free[rs._unit]) / rs._n) * (c.z + 32);
+  if (!c.u) {
+    // Appends beyond what the current record file still takes, then whole new files.
+    var per = s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length;
+    var more = 4 + Math.floor((l - 1) / per) - (rs._n - rs._free[rs._unit]);
+    need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
+  }
   if (need && need > p.storage.getFree()) {
     event(d, "compact Storage");
     p.storage.compact();
