@@ -359,7 +359,7 @@ describe("Notecard link (built bundle + byte-level simulator)", function () {
           if (Array.isArray(v)) v.forEach(walk); else if (v && typeof v.type === "string") walk(v);
         }
       };
-      for (const name of ["wireStep", "read", "received", "parse", "payload", "onWire"]) {
+      for (const name of ["wireStep", "read", "parse", "payload", "onWire"]) {
         const fn = ast.body.find((n: any) => n.type === "FunctionDeclaration" && n.id.name === name);
         assert.ok(fn, name + " not found in the bundle");
         walk(fn);

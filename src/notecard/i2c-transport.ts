@@ -166,31 +166,21 @@ function wireStep(t: Transport) {
     // last poll interval.
     t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o[O.PollMs] / 2);
   }
-  received(t, r, n, now);
-}
-
-/** One read of n bytes and its header, [AVAIL, COUNT], checked. */
-function read(t: Transport, n: number): Uint8Array {
-  var r = t._p.i2c.readFrom(t._o[O.Address], n + 2);
-  if (!r || r.length !== n + 2) throw Error("bad raw byte count");
-  if (r[1] !== n) throw Error("bad byte count");
-  if (r[0] > 253) throw Error("bad AVAIL");
-  return r;
-}
-
-/**
- * A read's n bytes appended: its two header bytes land on the two before them and are put back,
- * so no copy. While the card has more, reads on back to back (every library does) up to turnBytes
- * in this turn: a loop of natives, so the interpreter reads little text again per read. Then the
- * line is complete, late, or polled for again.
- */
-function received(t: Transport, r: Uint8Array, n: number, now: number) {
-  var o = t._o, p = t._p, rx = t._rx as Uint8Array, h = t._hdr, len = t._len, got = 0, a: number, b: number, stop = 0;
+  // A read's n bytes appended: its two header bytes land on the two before them and are put back,
+  // so no copy. While the card has more, reads on back to back (every library does) up to turnBytes
+  // in this turn: a loop of natives, so the interpreter reads little text again per read. Then the
+  // line is complete, late, or polled for again. Written here, not as a function: terser makes a
+  // function called once an expression at its call, which the interpreter builds again (copying
+  // its text, for code in RAM) every turn, and a function of its own costs JsVars from require on.
+  var rx = t._rx as Uint8Array, h = t._hdr, i2c = p.i2c, len = t._len, got = 0, a: number, b: number, stop = 0;
+  // The loop's invariants in locals, and the transport's fields written once after it: the
+  // interpreter reads the loop's text again, and looks each name up again, on every read.
+  var mtu = o[O.Mtu], room = rx.length - 2, lim = o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 ? 0 : o[O.TurnBytes];
   // One guard around the loop, not one per read: the interpreter would read its text every turn.
   try {
     for (;;) {
       if (n > 0) {
-        if (len + n > rx.length - 2) {
+        if (len + n > room) {
           stop = 1;
           break;
         }
@@ -199,33 +189,45 @@ function received(t: Transport, r: Uint8Array, n: number, now: number) {
         rx.set(r, len);
         rx[len] = a;
         rx[len + 1] = b;
-        t._len = len += n;
-        t._last = now;
+        len += n;
         got += n;
       }
       if (!r[0]) break;
-      t._more = n = Math.min(r[0], o[O.Mtu]);
-      t._st = St.More;
-      if (o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 || got >= o[O.TurnBytes]) {
+      n = r[0] < mtu ? r[0] : mtu;
+      if (got >= lim) {
         stop = 2;
         break;
       }
-      h[0] = 0;
+      // h[0] is still the 0 of the read setup above.
       h[1] = n;
-      p.i2c.writeTo(o[O.Address], h);
+      i2c.writeTo(o[O.Address], h);
       r = read(t, n);
     }
   } catch (e) {
     return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
   }
-  if (stop === 1) return t._done(t, fault("io", "response larger than " + (rx.length - 2) + " bytes"));
-  if (stop === 2) return void p.timers.set(t._tick, o[O.ReadGapMs]);
+  t._len = len;
+  if (got) t._last = now;
+  if (stop === 1) return t._done(t, fault("io", "response larger than " + room + " bytes"));
+  if (stop === 2) {
+    t._more = n;
+    t._st = St.More;
+    return void p.timers.set(t._tick, o[O.ReadGapMs]);
+  }
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
   if (len && rx[len + 1] === 10) return t._done(t, null);
   if (len > 0 && now - t._last > o[O.GapTimeoutMs]) return t._done(t, fault("io", "timeout: transaction incomplete"));
   if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response"));
   t._st = St.Poll;
   p.timers.set(t._tick, o[O.PollMs]);
+}
+
+/** One read of n bytes and its header, [AVAIL, COUNT], checked. */
+function read(t: Transport, n: number): Uint8Array {
+  var r = t._p.i2c.readFrom(t._o[O.Address], n + 2);
+  // One test on the hot path; which one failed only when one did.
+  if (!r || r.length !== n + 2 || r[1] !== n || r[0] > 253) throw Error(!r || r.length !== n + 2 ? "bad raw byte count" : r[1] !== n ? "bad byte count" : "bad AVAIL");
+  return r;
 }
 
 /**
