@@ -101,8 +101,8 @@ function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null
     // reservation's pages, and no file before it can be deleted to move it.
     first = firstFile(flash, storage.addr);
     if (!first || first[0] !== res.file || first[1] !== res.length) return "Storage's first file must be the reservation " + res.file + " (" + res.length + " bytes): reserve() on an erased Storage";
-    var pg = flash.getPage(storage.addr + HEADER), end = storage.addr + HEADER + res.length;
-    if (!pg || !flash.getPage(end) || (flash.getPage(end) as FlashArea).addr !== end) return "reservation " + res.file + " does not end on a page boundary";
+    var pg = flash.getPage(storage.addr + HEADER), end = storage.addr + HEADER + res.length, last = flash.getPage(end);
+    if (!pg || !last || last.addr !== end) return "reservation " + res.file + " does not end on a page boundary";
     inner = { addr: pg.addr + pg.length, length: end - pg.addr - pg.length };
   }
   for (i = 0; i < 2; i++) {
