@@ -187,10 +187,10 @@ export function payload(c: Client, prefix: string, n: number): string | Fault {
   // same, and as long, when the bytes are encoded again. Natively, 384 bytes (whole base64 groups)
   // per KiB of chunk at a time, each compared with its part of the text: a transient that grows
   // with the chunk, and few turns of the loop, whose text the interpreter reads again each time.
-  if (b - a + 8 !== ((s.length + 2) / 3 | 0) * 4) return fault("io", "payload is not valid base64");
   for (i = 0, k = 384 * Math.max(1, n >> 10); i < n + 6; i += k) {
     t = nat.btoa(nat.view(s, i, Math.min(k, n + 6 - i)));
-    if (t !== text.substr(a - 8 + i / 3 * 4, t.length)) return fault("io", "payload is not valid base64");
+    if (t !== text.substr(a - 8 + i / 3 * 4, t.length)) break;
   }
-  return s;
+  // Every piece the same, and the text no longer than their encoding.
+  return i < n + 6 || b - a + 8 !== ((s.length + 2) / 3 | 0) * 4 ? fault("io", "payload is not valid base64") : s;
 }

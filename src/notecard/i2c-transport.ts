@@ -135,15 +135,20 @@ function wireStep(t: Transport) {
   var o = t._o, p = t._p, st = t._st, now = p.clock(), r: Uint8Array, n: number;
   if (st === St.Idle) return t._idle(t);
   if (st === St.Sent) return t._done(t, null);
-  // Only the bus calls are guarded: what the callbacks throw is theirs. The reads come first:
-  // Espruino lexes over whatever code a call skips, and they are the hot path.
+  // Only the bus calls are guarded (one guard, around the back-to-back reads too): what the
+  // callbacks throw is theirs. The reads come first: Espruino lexes over whatever code a call
+  // skips, and they are the hot path.
+  var rx = t._rx as Uint8Array, h = t._hdr, i2c = p.i2c, len: number, got = 0, a: number, b: number, stop = 0;
+  // The loop's invariants in locals, and the transport's fields written once after it: the
+  // interpreter reads the loop's text again, and looks each name up again, on every read.
+  var mtu = o[O.Mtu], room = rx.length - 2, lim = o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 ? 0 : o[O.TurnBytes];
   try {
     if ((st < St.Poll || st === St.Newline) && (send(t, now) || (st = t._st) !== St.Poll)) return;
     n = st === St.More || st === St.DrainMore ? t._more : 0;
     if (!t._split) {
-      t._hdr[0] = 0;
-      t._hdr[1] = n;
-      p.i2c.writeTo(o[O.Address], t._hdr);
+      h[0] = 0;
+      h[1] = n;
+      i2c.writeTo(o[O.Address], h);
       if (o[O.ReadDelayMs] > 0) {
         t._split = true;
         return void p.timers.set(t._tick, o[O.ReadDelayMs]);
@@ -151,6 +156,46 @@ function wireStep(t: Transport) {
     }
     t._split = false;
     r = read(t, n);
+    len = t._len;
+    if (st < St.Drain) {
+      if (st === St.Poll && ++t._polls && r[0] > 0 && !len) {
+        // Hit on the first query: try a little sooner next time; missed: the answer came within the
+        // last poll interval.
+        t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o[O.PollMs] / 2);
+      }
+      // A read's n bytes appended: its two header bytes land on the two before them and are put
+      // back, so no copy. While the card has more, reads on back to back (every library does) up
+      // to turnBytes in this turn: a loop of natives, so the interpreter reads little text again
+      // per read. Then the line is complete, late, or polled for again. Written here, not as a
+      // function: terser makes a function called once an expression at its call, which the
+      // interpreter builds again (copying its text, for code in RAM) every turn, and a function of
+      // its own costs JsVars from require on.
+      for (;;) {
+        if (n > 0) {
+          if (len + n > room) {
+            stop = 1;
+            break;
+          }
+          a = rx[len];
+          b = rx[len + 1];
+          rx.set(r, len);
+          rx[len] = a;
+          rx[len + 1] = b;
+          len += n;
+          got += n;
+        }
+        if (!r[0]) break;
+        n = r[0] < mtu ? r[0] : mtu;
+        if (got >= lim) {
+          stop = 2;
+          break;
+        }
+        // h[0] is still the 0 of the read setup above.
+        h[1] = n;
+        i2c.writeTo(o[O.Address], h);
+        r = read(t, n);
+      }
+    }
   } catch (e) {
     if (st < St.Newline) return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
     // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
@@ -161,51 +206,6 @@ function wireStep(t: Transport) {
     return retrySync(t, o[O.NackBackoffMs]);
   }
   if (st >= St.Drain) return drained(t, r, now);
-  if (st === St.Poll && ++t._polls && r[0] > 0 && !t._len) {
-    // Hit on the first query: try a little sooner next time; missed: the answer came within the
-    // last poll interval.
-    t._expect = t._polls === 1 ? t._expect * 0.9 : Math.max(0, now - t._t0 - o[O.PollMs] / 2);
-  }
-  // A read's n bytes appended: its two header bytes land on the two before them and are put back,
-  // so no copy. While the card has more, reads on back to back (every library does) up to turnBytes
-  // in this turn: a loop of natives, so the interpreter reads little text again per read. Then the
-  // line is complete, late, or polled for again. Written here, not as a function: terser makes a
-  // function called once an expression at its call, which the interpreter builds again (copying
-  // its text, for code in RAM) every turn, and a function of its own costs JsVars from require on.
-  var rx = t._rx as Uint8Array, h = t._hdr, i2c = p.i2c, len = t._len, got = 0, a: number, b: number, stop = 0;
-  // The loop's invariants in locals, and the transport's fields written once after it: the
-  // interpreter reads the loop's text again, and looks each name up again, on every read.
-  var mtu = o[O.Mtu], room = rx.length - 2, lim = o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 ? 0 : o[O.TurnBytes];
-  // One guard around the loop, not one per read: the interpreter would read its text every turn.
-  try {
-    for (;;) {
-      if (n > 0) {
-        if (len + n > room) {
-          stop = 1;
-          break;
-        }
-        a = rx[len];
-        b = rx[len + 1];
-        rx.set(r, len);
-        rx[len] = a;
-        rx[len + 1] = b;
-        len += n;
-        got += n;
-      }
-      if (!r[0]) break;
-      n = r[0] < mtu ? r[0] : mtu;
-      if (got >= lim) {
-        stop = 2;
-        break;
-      }
-      // h[0] is still the 0 of the read setup above.
-      h[1] = n;
-      i2c.writeTo(o[O.Address], h);
-      r = read(t, n);
-    }
-  } catch (e) {
-    return t._done(t, fault("io", "i2c: " + ((e as Error).message || e)));
-  }
   t._len = len;
   if (got) t._last = now;
   if (stop === 1) return t._done(t, fault("io", "response larger than " + room + " bytes"));
