@@ -3,7 +3,7 @@
 // separate NotecardDFUInstall module, which can be erased once it has run. The methods live on a
 // prototype: defined once, whatever the number of instances.
 import { BootInfo, confirm, info } from "./boot/trial";
-import { check, CheckCallback, createEngine, Engine, records } from "./dfu/engine";
+import { check, CheckCallback, createEngine, Engine, records, RESUME_EVERY } from "./dfu/engine";
 import { Md5AddOn } from "./dfu/md5";
 import { fault, Fault } from "./errors";
 import { createClient, request, Response, ResponseCallback } from "./notecard/client";
@@ -37,6 +37,8 @@ export interface SetupOptions extends Partial<Ports> {
   dfuWaitMs?: number;
   keepAliveMs?: number;
   chunkRetries?: number;
+  /** Least distance between resume points, bytes (default 16384; 0: every erase page or 4 KiB of a file). */
+  resumeEvery?: number;
   onProgress?: (p: { phase: string; offset: number; total: number; bytesPerSecond: number }) => void;
   onEvent?: (text: string) => void;
 }
@@ -87,7 +89,7 @@ export function setup(options: SetupOptions) {
   // A base64 chunk plus the JSON around it (status MD5, crc) must fit the receive buffer.
   return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, o.retries, o.retryDelayMs), {
     _version: o.version, _chunk: chunk, _downgrade: !!options.allowDowngrade, _verifyMd5: !!options.verifyMd5, _md5: options.md5,
-    _dfuWait: o.dfuWaitMs, _keepAlive: o.keepAliveMs, _chunkRetries: o.chunkRetries,
+    _dfuWait: o.dfuWaitMs, _keepAlive: o.keepAliveMs, _chunkRetries: o.chunkRetries, _resume: options.resumeEvery === undefined ? RESUME_EVERY : options.resumeEvery,
     _onProgress: options.onProgress, _onEvent: options.onEvent, _board: options.board, _layout: options.layout
   }));
 }

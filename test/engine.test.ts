@@ -64,6 +64,40 @@ describe("update engine (built bundle)", function () {
       });
     }
 
+    // The default spacing: a resume point at the first page or 4 KiB of a file at least 16 KiB
+    // past the last; on a Storage file the resumed copy finds up to 16 KiB already written.
+    for (const name of ["LINUX", "JOLTJS"]) {
+      it(`with the default spacing, resumes from the last point 16 KiB apart (${name})`, function () {
+        const { board, src } = ready({ board: name, size: 40000 });
+        const dfu = device(board, "1.0.0", { resumeEvery: undefined, chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 30000) board.rail.down = true; } });
+        assert.throws(() => check(board, dfu), PowerCut);
+        board.boot();
+        const events: string[] = [];
+        const { err, result } = check(board, device(board, "1.0.0", { resumeEvery: undefined, chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
+        assert.equal(err, null, err && err.message);
+        assert.equal(result.resumedAt, 16384);
+        assert.ok(!events.some((t) => /again/.test(t)), events.join(" | "));
+        assert.equal(board.boot().ran, "2.0.0");
+        assert.equal(src.length > 32768, true);
+      });
+    }
+
+    it("journals a resume point resumeEvery bytes apart, and at every page with 0", function () {
+      const count = (resumeEvery: number | undefined) => {
+        const { board } = ready({ size: 40000 });
+        let records = 0;
+        const write = board.flash.write.bind(board.flash);
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x1001e400) records++; return write(data, addr); };
+        assert.equal(check(board, device(board, "1.0.0", { resumeEvery, chunkSize: 2048 })).result.state, "updated");
+        return records;
+      };
+      const every = count(0), spaced = count(undefined), wide = count(65536);
+      // 40000 bytes in 2 KiB chunks over 1 KiB pages: a resume point after each chunk (19) with
+      // 0, 2 at 16 KiB, none at 64 KiB; the other records of the update are the same in each.
+      assert.equal(every - wide, 19);
+      assert.equal(spaced - wide, 2);
+    });
+
     it("starts again from 0 when the copied part no longer matches its journal", function () {
       const { board, src } = ready({ size: 20000 });
       const dfu = device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= src.length / 2) board.rail.down = true; } });

@@ -25,7 +25,7 @@ for (const [name, where] of LAYOUTS) {
   const update = (from: string, to: string, image: string): string => FAKE + `
       var card = new FakeNotecard(${JSON.stringify(image)});
       card.version = ${JSON.stringify(to)};
-      var dfu = require("NotecardDFU").setup({ i2c: card, ${where}, version: ${JSON.stringify(from)}, ${FAST},
+      var dfu = require("NotecardDFU").setup({ i2c: card, ${where}, version: ${JSON.stringify(from)}, ${FAST}, resumeEvery: 4096,
         reboot: function () { print("REBOOT"); } });
       dfu.check(function (err, res) {
         print("CHECK " + res.state + (err ? " " + err.message : ""));
@@ -87,7 +87,8 @@ for (const [name, where] of LAYOUTS) {
       out = step(update("2.0.0", "1.5.0", app("1.5.0")));
       assert.match(out, /CHECK failed downgrade from 2\.0\.0 to 1\.5\.0 refused/, out);
       // A reset halfway through a copy (E.reboot() ends the process here), after the copy's first
-      // resume point (4 KiB of a Storage file; a raw page), then the next boot resumes.
+      // resume point (4 KiB, resumeEvery above: the image is smaller than the default's 16 KiB),
+      // then the next boot resumes.
       const big = app("4.0.0") + "/*" + "x".repeat(6000) + "*/";
       out = step(update("2.0.0", "4.0.0", big).replace("reboot: function () {", "chunkSize: 1024, onProgress: function (p) { if (p.offset >= 5120) { print(\"RESET at \" + p.offset); E.reboot(); } }, reboot: function () {"));
       assert.match(out, /RESET at 5120/, out);

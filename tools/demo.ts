@@ -59,7 +59,8 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void, bar
   let cutPending = o.faults;
   let copyStarted = 0;
   const setup = (version: string) => NotecardDFU.setup(Object.assign(board.ports(), {
-    board: o.board, version, chunkSize: o.chunk,
+    // A resume point every 4 KiB (the default is 16 KiB): the demo's short image then has some.
+    board: o.board, version, chunkSize: o.chunk, resumeEvery: 4096,
     onEvent: (e: string) => say(e),
     onProgress: (p: any) => {
       if (!copyStarted) copyStarted = clock.now;

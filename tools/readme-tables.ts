@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from "fs";
 import { join } from "path";
 import { GEOMETRIES } from "../sim/geometry";
+import { RESUME_EVERY } from "../src/dfu/engine";
 import { RECORD_SIZE } from "../src/slots/record-store";
 import { transitions } from "../src/slots/states";
 
@@ -15,12 +16,12 @@ const inStorage = (n: number) => 32 + ((n + 3) & ~3);
 /**
  * Record files an update into `slot` may start before its restart, the most the engine's room()
  * reserves: appends for progress, DFU mode, each resume point (every 4 KiB of a Storage file, each
- * page of raw flash, as large as the slot's first), the end and verified, a new file every
- * (record length / RECORD_SIZE) appends.
+ * page of raw flash, as large as the slot's first, at least the default RESUME_EVERY apart), the
+ * end and verified, a new file every (record length / RECORD_SIZE) appends.
  */
 function recordFiles(b: any, slot: any): number {
   const page = slot.file !== undefined ? 4096 : GEOMETRIES[b.name].pages.find((pg) => pg.addr <= slot.addr && slot.addr < pg.addr + pg.length)!.length;
-  return Math.ceil((4 + Math.floor((slot.length - 1) / page)) / Math.floor(b.layout.record.length / RECORD_SIZE));
+  return Math.ceil((4 + Math.floor((slot.length - 1) / Math.max(page, RESUME_EVERY))) / Math.floor(b.layout.record.length / RECORD_SIZE));
 }
 
 /**

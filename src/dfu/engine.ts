@@ -29,6 +29,8 @@ export interface EngineOptions {
   _keepAlive: number;
   /** Attempts per chunk after the first. */
   _chunkRetries: number;
+  /** Least distance between resume points, bytes (0: every page). */
+  _resume: number;
   _onProgress?: (p: Progress) => void;
   _onEvent?: (text: string) => void;
   /** What setup() was told; checked against the provisioned layout. */
@@ -104,6 +106,13 @@ export const enum P {
   Enter, Entering, EnterRsp, Wait, WaitRsp, Complete, Verify, Staged, Stopped, Recopy, FailRsp,
   Rejected, Finish, Done, Idle
 }
+
+/**
+ * Default least distance between resume points. Each is a record append (CPU, flash wear, and on
+ * Storage-only boards a new Storage file that room() must reserve); a reset costs at most this
+ * much of the download again.
+ */
+export const RESUME_EVERY = 16384;
 
 export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
   var d = { _p: p, _c: c, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _rs: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
@@ -207,7 +216,7 @@ function event(d: Engine, text: string) {
  * old file go now, and Storage compacts here when its free tail cannot take the new file (header
  * and padding included) and the record files the update may start: it appends for progress, DFU
  * mode, each resume point (every 4 KiB of a file, every page of raw flash, as large as the slot's
- * first), the end and verified, and starts a new file every _n appends.
+ * first, and at least _resume apart), the end and verified, and starts a new file every _n appends.
  */
 function room(d: Engine) {
   var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;
@@ -221,7 +230,7 @@ function room(d: Engine) {
   if (!c.u) {
     // Appends beyond what the current record file still takes, then whole new files.
     var per = s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length;
-    var more = 4 + Math.floor((l - 1) / per) - (rs._n - rs._free[rs._unit]);
+    var more = 4 + Math.floor((l - 1) / Math.max(per, d._o._resume)) - (rs._n - rs._free[rs._unit]);
     need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
   }
   if (need && need > p.storage.getFree()) {
@@ -289,7 +298,7 @@ function step(d: Engine) {
           t = p.clock() - d._copy0;
           o._onProgress({ phase: "copy", offset: w._pos, total: img.l, bytesPerSecond: t > 0 ? Math.round((w._pos - d._from) * 1000 / t) : 0 });
         }
-        if (w._committed > d._journaled) {
+        if (w._committed > d._journaled && (w._committed >= img.l || w._committed - d._journaled >= o._resume)) {
           d._journaled = w._committed;
           return journal(d, P.Copy);
         }

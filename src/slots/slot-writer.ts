@@ -20,7 +20,7 @@ export interface Writer {
   /** largest offset whose erase page is completely written (resume point), and the CRC before it */
   _committed: number;
   _committedCrc: number;
-  /** after a resume, a Storage file may hold bytes past the journal (it trails by up to 4 KiB) until an erased piece */
+  /** after a resume, a Storage file may hold bytes past the journal (written before the reset, up to resumeEvery and a chunk) until an erased piece */
   _resumed: boolean;
   /** set when a file slot holds other data past the journaled offset: the copy must start again */
   _dirty: boolean;
@@ -165,7 +165,8 @@ export function writerStep(w: Writer) {
   if (w._pre) {
     // The whole decoded string is prefix and chunk: its CRC as a string, faster than through a view.
     // Resume points: page starts (raw), every 4 KiB of a Storage file (each journal there is a
-    // Storage write, and Storage compacts once they fill it), and the end.
+    // Storage write, and Storage compacts once they fill it), and the end; the engine journals
+    // those at least its resumeEvery apart.
     var crc = nat.crc32(data), boundary = end >= w._total ? end : raw ? page(w, end) : end - end % 4096;
     if (boundary > w._committed) {
       w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(data, w._off - 6, boundary - w._at + 6));

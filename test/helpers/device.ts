@@ -14,7 +14,9 @@ export const Md5 = loadMd5();
  */
 export function device(board: SimBoard, version: string, options: { [k: string]: unknown } = {}): any {
   const base: { [k: string]: unknown } = options.layout ? { md5: Md5 } : { board: board.name, md5: Md5 };
-  const all = Object.assign(board.ports(), base, { version }, options);
+  // A resume point at every page, unless a test says otherwise (resumeEvery: undefined is the
+  // default spacing): the small images of the tests then resume mid-copy.
+  const all = Object.assign(board.ports(), base, { version, resumeEvery: 0 }, options);
   const dfu = NotecardDFU.setup(all);
   dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => Install.provision(all, code, cb);
   dfu.installBoot = () => Install.installBoot(all);

@@ -33,7 +33,7 @@ describe("Storage compactions over ten updates of the largest application", func
         const v = `${i}.0.0`;
         board.card.stage({ data: new Uint8Array(Buffer.from(appImage(v, { size }), "latin1")), version: v });
         events.length = 0;
-        const { err, result } = check(board, device(board, running, { onEvent }));
+        const { err, result } = check(board, device(board, running, { onEvent, resumeEvery: undefined }));
         assert.equal(result.state, "updated", `${v}: ${err && err.message}`);
         events.forEach((t, k) => { if (t === "COMPACT") assert.equal(events[k - 1], "compact Storage", `${v}: a compaction the update did not plan: ${events.join(" | ")}`); });
         planned += events.filter((t) => t === "COMPACT").length;
