@@ -706,15 +706,17 @@ describe("update engine (built bundle)", function () {
     // Room for what the update writes to Storage up to its restart: the new slot file (header and
     // padding) and, with one record per 512-byte record file, a file for each append: progress,
     // DFU mode, every 4 KiB resume point, the end and verified (an 8 KiB file: 5).
-    const roomCases: [string, string, number, number][] = [
-      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (512 + 32)],
+    const roomCases: [string, string, number, number, number?][] = [
+      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (512 + 32), 0],
+      // With the default resumeEvery, an 8 KiB copy has no resume point before its end: 4 files.
+      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (512 + 32), undefined],
       // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 4 appends, two
       // per 1 KB record file, the current one full.
-      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 2 * (1024 + 32)],
+      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 2 * (1024 + 32), 0],
       // Four records per 2 KB file, one used by provisioning: the 4 appends need one new file.
-      ["raw slots with four-record files (ESPRUINOWIFI)", "ESPRUINOWIFI", 16000, 2048 + 32]
+      ["raw slots with four-record files (ESPRUINOWIFI)", "ESPRUINOWIFI", 16000, 2048 + 32, 0]
     ];
-    for (const [what, name, size, need] of roomCases) {
+    for (const [what, name, size, need, resumeEvery] of roomCases) {
       it(`compacts before the copy exactly when Storage's free tail is short of what the update writes there: ${what}`, function () {
         for (const [free, compacts] of [[need, false], [need - 4, true]] as [number, boolean][]) {
           const { board } = ready({ board: name, size, notecard: { needsDfuMode: true } });
@@ -726,7 +728,7 @@ describe("update engine (built bundle)", function () {
           const events: string[] = [];
           const compact = board.storage.compact.bind(board.storage);
           board.storage.compact = () => { events.push("COMPACT"); return compact(); };
-          const { err, result } = check(board, device(board, running, { onEvent: (t: string) => events.push(t) }));
+          const { err, result } = check(board, device(board, running, { resumeEvery, onEvent: (t: string) => events.push(t) }));
           assert.equal(result.state, "updated", err && err.message);
           // Planned or not at all: never a compaction that a write of the update ran.
           assert.deepEqual(events.filter((t) => /COMPACT|compact Storage/.test(t)), compacts ? ["compact Storage", "COMPACT"] : [], `free ${free}, need ${need}: ${events.join(" | ")}`);
