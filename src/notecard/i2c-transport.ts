@@ -138,10 +138,7 @@ function wireStep(t: Transport) {
   // Only the bus calls are guarded (one guard, around the back-to-back reads too): what the
   // callbacks throw is theirs. The reads come first: Espruino lexes over whatever code a call
   // skips, and they are the hot path.
-  var rx = t._rx as Uint8Array, h = t._hdr, i2c = p.i2c, len: number, got = 0, a: number, b: number, stop = 0;
-  // The loop's invariants in locals, and the transport's fields written once after it: the
-  // interpreter reads the loop's text again, and looks each name up again, on every read.
-  var mtu = o[O.Mtu], room = rx.length - 2, lim = o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 ? 0 : o[O.TurnBytes];
+  var h = t._hdr, i2c = p.i2c, rx: Uint8Array, len = 0, got = 0, stop = 0, mtu: number, room: number, lim: number, a: number, b: number;
   try {
     if ((st < St.Poll || st === St.Newline) && (send(t, now) || (st = t._st) !== St.Poll)) return;
     n = st === St.More || st === St.DrainMore ? t._more : 0;
@@ -156,8 +153,15 @@ function wireStep(t: Transport) {
     }
     t._split = false;
     r = read(t, n);
-    len = t._len;
     if (st < St.Drain) {
+      // The loop's invariants in locals, and the transport's fields written once after it: the
+      // interpreter reads the loop's text again, and looks each name up again, on every read.
+      // Set here, not above: the turns that only write or set up a read skip them.
+      rx = t._rx as Uint8Array;
+      len = t._len;
+      mtu = o[O.Mtu];
+      room = rx.length - 2;
+      lim = o[O.ReadGapMs] > 0 || o[O.ReadDelayMs] > 0 ? 0 : o[O.TurnBytes];
       if (st === St.Poll && ++t._polls && r[0] > 0 && !len) {
         // Hit on the first query: try a little sooner next time; missed: the answer came within the
         // last poll interval.
@@ -208,14 +212,14 @@ function wireStep(t: Transport) {
   if (st >= St.Drain) return drained(t, r, now);
   t._len = len;
   if (got) t._last = now;
-  if (stop === 1) return t._done(t, fault("io", "response larger than " + room + " bytes"));
+  if (stop === 1) return t._done(t, fault("io", "response larger than " + room! + " bytes"));
   if (stop === 2) {
     t._more = n;
     t._st = St.More;
     return void p.timers.set(t._tick, o[O.ReadGapMs]);
   }
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
-  if (len && rx[len + 1] === 10) return t._done(t, null);
+  if (len && rx![len + 1] === 10) return t._done(t, null);
   if (len > 0 && now - t._last > o[O.GapTimeoutMs]) return t._done(t, fault("io", "timeout: transaction incomplete"));
   if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response"));
   t._st = St.Poll;
