@@ -98,7 +98,7 @@ function page(w: Writer, off: number, end?: boolean): number {
 
 export function writerStep(w: Writer) {
   var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n, raw = s.f === undefined, data = w._data as string, back: Data;
-  var from = w._piece, stop: number, src: number, n: number, n4: number, have: string, buf = w._buf;
+  var from = w._piece, stop: number, pe: number, src: number, n: number, n4: number, have: string, buf = w._buf;
   if (buf) {
     if (w._at >= w._upto) return done(w, null, w._crc);
     n = Math.min(buf.length - 6, w._upto - w._at);
@@ -114,13 +114,14 @@ export function writerStep(w: Writer) {
     if (from < end) {
       // Up to one page per turn: whole words, the last one padded with 0xFF; its erase first, in
       // the same turn (erase-ahead: the page it starts in, or the old file before a new one).
-      stop = raw ? Math.min(end, page(w, from, true)) : end;
+      pe = raw ? page(w, from, true) : end;
+      stop = pe < end ? pe : end;
       if (raw ? w._erased < stop : !w._erased) {
         if (raw) {
+          // Erased up to a page start at or before from (writes are sequential, pages erased
+          // ahead), and not past it: that is from's page, which ends at pe.
           p.flash.erasePage((s.a as number) + w._erased);
-          // From starts at or inside this page (writes are sequential from a page start), so
-          // the page ends at or past stop.
-          w._erased = page(w, w._erased, true);
+          w._erased = pe;
         } else {
           p.storage.erase(s.f as string);
           w._erased = w._total;
