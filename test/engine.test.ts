@@ -68,7 +68,7 @@ describe("update engine (built bundle)", function () {
     // past the last; on a Storage file the resumed copy finds up to 16 KiB already written.
     for (const name of ["LINUX", "JOLTJS"]) {
       it(`with the default spacing, resumes from the last point 16 KiB apart (${name})`, function () {
-        const { board, src } = ready({ board: name, size: 40000 });
+        const { board } = ready({ board: name, size: 40000 });
         const dfu = device(board, "1.0.0", { resumeEvery: undefined, chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 30000) board.rail.down = true; } });
         assert.throws(() => check(board, dfu), PowerCut);
         board.boot();
@@ -78,7 +78,6 @@ describe("update engine (built bundle)", function () {
         assert.equal(result.resumedAt, 16384);
         assert.ok(!events.some((t) => /again/.test(t)), events.join(" | "));
         assert.equal(board.boot().ran, "2.0.0");
-        assert.equal(src.length > 32768, true);
       });
     }
 
