@@ -164,7 +164,7 @@ function main() {
   say("");
   say("| image | I2C | (a) NotecardDFU default | (b) reference parameters | (c) wire floor | a/c | b/a | (a) modelled on a Pico | (b) modelled on a Pico | Pico a/c |");
   say("|---|---|---|---|---|---|---|---|---|---|");
-  const ratios: { ac: number[]; ba: number[]; pico: { [rate: string]: number } } = { ac: [], ba: [], pico: {} };
+  const ratios: { ac: number[]; ba: number[]; pico: { [rate: string]: number }; floor: { [rate: string]: number } } = { ac: [], ba: [], pico: {}, floor: {} };
   const perChunkBus: { [rate: string]: { seconds: number; rsp: number } } = {};
   let cpuMiB = 0;
   for (const size of [64 * KiB, 256 * KiB]) {
@@ -175,7 +175,11 @@ function main() {
       ratios.ac.push(a.seconds / c);
       ratios.ba.push(b.seconds / a.seconds);
       const pa = four ? pico(a.seconds, a.chunks, four.module) : NaN, pb = w ? pico(b.seconds, b.chunks, w.reference.module) : NaN;
-      if (size === 256 * KiB) { ratios.pico[bitrate] = pa / c; perChunkBus[bitrate] = { seconds: a.seconds / a.chunks, rsp: a.wireBytes / a.requests }; }
+      if (size === 256 * KiB) {
+        ratios.pico[bitrate] = pa / c;
+        ratios.floor[bitrate] = w ? pico(a.seconds, a.chunks, w.floor.module) / c : NaN;
+        perChunkBus[bitrate] = { seconds: a.seconds / a.chunks, rsp: a.wireBytes / a.requests };
+      }
       const m = (x: number) => (isNaN(x) ? "not measured" : fmt(x) + " s");
       say(`| ${size / KiB} KiB | ${bitrate / 1000} kHz | ${fmt(a.seconds)} s | ${fmt(b.seconds)} s | ${fmt(c)} s | ${fmt(a.seconds / c)} | ${fmt(b.seconds / a.seconds)} | ${m(pa)} | ${m(pb)} | ${isNaN(pa) ? "-" : fmt(pa / c)} |`);
     }
@@ -199,6 +203,8 @@ function main() {
     say(`one more I2C read exchange (4 KiB chunks at MTU 126 against 253): ${M(w.perRead, 2)} M instructions`);
     say(`natives per 4 KiB chunk: ${four!.nativeTop.map(([f, v]) => `${f.replace(/^(gen_)?jswrap_/, "")} ${M(v, 2)}`).join(", ")}`);
     say(`C functions per 4 KiB chunk (self, module and harness): ${four!.top.map(([f, v]) => `${f} ${M(v, 2)}`).join(", ")}`);
+    const f = w.floor;
+    say(`floor: the same native work per 4 KiB chunk driven by a straight-line ES5 loop (no event-loop turns, state table, journal or retries): ${M(f.module)} M (natives ${M(f.natives)}, JS ${M(f.module - f.natives)}); the module's 4 KiB chunk is ${fmt(four!.module / f.module)}x it, its JS ${fmt((four!.module - four!.natives) / (f.module - f.natives))}x; with the floor's count, 256 KiB would model on a Pico at ${fmt(ratios.floor[100000])}x the wire floor at 100 kHz and ${fmt(ratios.floor[400000])}x at 400 kHz`);
     say(`taken out: the test card (run where collection is off), the harness (calibrated alone: ${M(w.harness.turn, 3)} M per timer turn, ${M(w.harness.call, 3)} M per bus call) and the flash emulation's natives; deterministic: the same update counted twice gave ${w.repeat[0]} and ${w.repeat[1]} instructions`);
     say("");
     const b = w.binary, drop = four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0);

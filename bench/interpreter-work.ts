@@ -173,6 +173,8 @@ export interface Work {
   harness: { turn: number; call: number };
   /** Two counts of the same update, for the determinism check. */
   repeat: [number, number];
+  /** The same native work per 4 KiB chunk in a straight-line loop (floorWork). */
+  floor: ChunkWork;
   binary: Binary;
 }
 
@@ -195,7 +197,97 @@ export function interpreterWork(root: string, referenceTransport: object): Work 
   const repeat: [number, number] = [update(bin, dir, 4096, 4, DEFAULT_TRANSPORT).total, update(bin, dir, 4096, 4, DEFAULT_TRANSPORT).total];
   const dec = binaryDecodeCost(bin, dir);
   const binary = { decode: dec.instructions, wireBytes: dec.wireBytes, request: requestCost(bin, dir, cal) };
-  return { rows, perRead: (half.module - four.module) / (half.reads - four.reads), reference, harness: cal, repeat, binary };
+  return { rows, perRead: (half.module - four.module) / (half.reads - four.reads), reference, harness: cal, repeat, binary, floor: floorWork(bin, dir, cal) };
+}
+
+/**
+ * The floor: the same native work per 4 KiB chunk (request with crc, back-to-back reads into one
+ * buffer, the reply's crc, the payload decoded in place with the CRC prefix, the base64 check,
+ * four 1 KiB pages erased and written, the read-back and the running CRC) driven by a
+ * straight-line ES5 loop: no event-loop turns, no state table, no journal, no retries. What the
+ * module's JS costs above what any JS driving these natives costs on this interpreter.
+ */
+function floorWork(bin: string, dir: string, cal: { turn: number; call: number }): ChunkWork {
+  const count = (chunks: number) => {
+    const img = Buffer.alloc(4096 * chunks);
+    for (let i = 0; i < img.length; i++) img[i] = (i * 13 + (i >> 8)) & 255;
+    writeFileSync(join(dir, "img.bin"), img);
+    return callgrind(bin, dir, readFileSync(join(dir, "card.js"), "utf8") + "(function () {" + HARNESS + `
+(function () {
+var Flash = require("Flash");
+var rx = new Uint8Array(4 * Math.ceil(4096 / 3) + 256 + 2), h = new Uint8Array(2), crc = 0, seq = 0, base = 0x10020000, total = ${chunks * 4096};
+var T = [0, 0xdb710641, 0x6d930ac3, 0xb6e20c82, 0xdb261586, 0x005713c7, 0xb6b51f45, 0x6dc41904,
+  0x6d3d2d4d, 0xb64c2b0c, 0x00ae278e, 0xdbdf21cf, 0xb61b38cb, 0x6d6a3e8a, 0xdb883208, 0x00f93449];
+function prefix(c) {
+  var r = ~c;
+  for (var j = 0; j < 8; j++) r = (r << 4) ^ T[r >>> 28];
+  r ^= 0xbe26ed00;
+  return String.fromCharCode(0, 0, r & 0xff, (r >>> 8) & 0xff, (r >>> 16) & 0xff, (r >>> 24) & 0xff);
+}
+function hex(v, d) { return ("0000000" + (v >>> 0).toString(16)).substr(-d).toUpperCase(); }
+function chunkAt(off, n) {
+  var req = JSON.stringify({ req: "dfu.get", offset: off, length: n }), line, len = 0, r, m, a, b, s, at, q, d, i, k, t, back, p;
+  line = req.substr(0, req.length - 1) + ',"crc":"' + hex(seq, 4) + ":" + hex(E.CRC32(req), 8) + '"}\\n';
+  rx[0] = line.length;
+  rx.set(line, 1);
+  bus.writeTo(0x17, rx.subarray(0, line.length + 1));
+  h[0] = 0;
+  h[1] = 0;
+  bus.writeTo(0x17, h);
+  r = bus.readFrom(0x17, 2);
+  while (r[0]) {
+    m = r[0] < 253 ? r[0] : 253;
+    h[1] = m;
+    bus.writeTo(0x17, h);
+    r = bus.readFrom(0x17, m + 2);
+    a = rx[len];
+    b = rx[len + 1];
+    rx.set(r, len);
+    rx[len] = a;
+    rx[len + 1] = b;
+    len += m;
+  }
+  s = E.toString(rx);
+  at = len + 2 - 2 - 23;
+  if (s.substr(at, 8) !== ',"crc":"' || s.substr(2, 12) !== '{"payload":"') throw Error("reply");
+  q = 14 + ((n + 2) / 3 | 0) * 4;
+  if (s.charCodeAt(q) !== 34 || parseInt(s.substr(at + 8, 4), 16) !== seq) throw Error("payload");
+  a = rx[at];
+  rx[at] = 125;
+  if (E.CRC32(rx.subarray(2, at + 1)) !== parseInt(s.substr(at + 13, 8), 16)) throw Error("crc");
+  rx[at] = a;
+  rx.subarray(0, 14).fill(32);
+  rx.subarray(q).fill(32);
+  rx.set(btoa(prefix(crc)), 6);
+  d = atob(s);
+  if (d.length !== n + 6) throw Error("length");
+  for (i = 0, k = 384 * (n >> 10); i < n + 6; i += k) {
+    t = btoa(new Uint8Array(E.toArrayBuffer(d), i, Math.min(k, n + 6 - i)));
+    if (t !== s.substr(6 + i / 3 * 4, t.length)) throw Error("base64");
+  }
+  for (p = 0; p < n; p += 1024) {
+    Flash.erasePage(base + off + p);
+    Flash.write(new Uint8Array(E.toArrayBuffer(d), 6 + p, 1024), base + off + p);
+  }
+  back = Flash.read(n, base + off);
+  if (E.CRC32(E.toString(back)) !== E.CRC32(new Uint8Array(E.toArrayBuffer(d), 6, n))) throw Error("read-back");
+  crc = E.CRC32(d);
+  seq = (seq + 1) & 0xffff;
+}
+card = new FakeNotecard(require("fs").readFileSync("img.bin"));
+[0].reduce(function () { for (var off = 0; off < total; off += 4096) chunkAt(off, 4096); }, 0);
+print("RESULT " + (crc === E.CRC32(card.image) ? "updated" : "crc-mismatch") + " " + turns + " " + calls + " " + reads);
+})();
+})();`);
+  };
+  const a = count(4), b = count(12), d = (x: number, y: number) => (y - x) / 8;
+  // The loop's running CRC must match the image's, or it did not do the work.
+  if (a.state !== "updated" || b.state !== "updated") throw new Error(`the floor loop ended ${a.state}, ${b.state}`);
+  const nat = Object.keys(b.natives).map((f) => [f, d(a.natives[f] || 0, b.natives[f])] as [string, number]);
+  const flash = nat.filter(([f]) => FLASH.test(f)).reduce((s, [, v]) => s + v, 0);
+  const natives = nat.filter(([f]) => !FLASH.test(f) && !/array_(reduce|forEach)/.test(f)).reduce((s, [, v]) => s + v, 0);
+  const calls = d(a.calls, b.calls);
+  return { chunk: 4096, module: d(a.total, b.total) - calls * cal.call - flash, natives, flash, reads: d(a.reads, b.reads), turns: 0, top: [], nativeTop: [] };
 }
 
 /** One more JSON request and answer (card.version) through the module: what a second request per chunk costs. */
