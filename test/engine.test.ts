@@ -310,6 +310,20 @@ describe("update engine (built bundle)", function () {
       assert.equal(board.boot().ran, "2.0.0");
     });
 
+    it("erases each page of the target slot once per copy and nothing outside it, chunks ending inside pages", function () {
+      // 1536-byte chunks over LINUX's 1 KiB pages: every other chunk starts inside a page that the
+      // chunk before erased, and ends on a page boundary.
+      const { board } = ready({ size: 20000 });
+      const erased: number[] = [], erase = board.flash.erasePage.bind(board.flash);
+      board.flash.erasePage = (addr: number) => { erased.push(addr); return erase(addr); };
+      assert.equal(check(board, device(board, "1.0.0", { chunkSize: 1536 })).result.state, "updated");
+      const slot = { addr: 0x1000f400, length: 61440 }, record = 0x1001e400;
+      const inSlot = erased.filter((a) => a >= slot.addr && a < slot.addr + slot.length);
+      assert.equal(inSlot.length, Math.ceil(20000 / 1024), `slot pages erased: ${inSlot.map((a) => a.toString(16)).join(" ")}`);
+      assert.equal(new Set(inSlot).size, inSlot.length);
+      assert.deepEqual(erased.filter((a) => !inSlot.includes(a) && a < record), []);
+    });
+
     it("journals once per committed page, not once per chunk", function () {
       const { board, src } = ready({ size: 20000 });
       const total = src.length, writes: number[] = [], write = board.flash.write.bind(board.flash);
