@@ -84,12 +84,12 @@ export function setup(options: SetupOptions) {
   if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize: 256..8192, multiple of 4");
   if (options.address) t[0] = options.address;
   // Defaults where an option is not given (0 is a value).
-  var o: any = { retries: 5, retryDelayMs: 500, version: "0.0.0", dfuWaitMs: 120000, keepAliveMs: 600000, chunkRetries: 5 };
+  var o: any = { retries: 5, retryDelayMs: 500, version: "0.0.0", dfuWaitMs: 120000, keepAliveMs: 600000, chunkRetries: 5, resumeEvery: RESUME_EVERY };
   for (var k in o) if ((options as any)[k] !== undefined) o[k] = (options as any)[k];
   // A base64 chunk plus the JSON around it (status MD5, crc) must fit the receive buffer.
   return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, o.retries, o.retryDelayMs), {
     _version: o.version, _chunk: chunk, _downgrade: !!options.allowDowngrade, _verifyMd5: !!options.verifyMd5, _md5: options.md5,
-    _dfuWait: o.dfuWaitMs, _keepAlive: o.keepAliveMs, _chunkRetries: o.chunkRetries, _resume: options.resumeEvery === undefined ? RESUME_EVERY : options.resumeEvery,
+    _dfuWait: o.dfuWaitMs, _keepAlive: o.keepAliveMs, _chunkRetries: o.chunkRetries, _resume: o.resumeEvery,
     _onProgress: options.onProgress, _onEvent: options.onEvent, _board: options.board, _layout: options.layout
   }));
 }

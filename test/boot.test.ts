@@ -41,7 +41,7 @@ describe("slots, boot record and selector (built bundle)", function () {
       ["a record of one page", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 1024 } }, /at least two erase pages/],
       ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /outside flash/],
       ["two slots in one Storage file", { slots: [{ file: "a", length: 4096 }, { file: "a", length: 4096 }], record: { files: ["r0", "r1"], length: 2048 } }, /same Storage file/],
-      ["record files too small for a record", { slots: [{ file: "a", length: 4096 }, { file: "b", length: 4096 }], record: { files: ["r0", "r1"], length: 508 } }, /each file needs room for a record \(512 bytes\)/]
+      ["record files too small for a record", { slots: [{ file: "a", length: 4096 }, { file: "b", length: 4096 }], record: { files: ["r0", "r1"], length: 252 } }, /each file needs room for a record \(256 bytes\)/]
     ];
     for (const [what, layout, problem] of unsafe) {
       it(`refuses ${what}`, function () {
@@ -239,10 +239,11 @@ describe("slots, boot record and selector (built bundle)", function () {
       // Fill the rest of the record unit in use with older records, so the next boot finds it full.
       const unit = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000];
       const mem = board.flash.mem;
-      const used = unit.map((u) => { let i = 0; while (i < 8 && !mem.subarray(u + i * 512, u + i * 512 + 512).every((x) => x === 0xff)) i++; return i; });
-      const at = used[0] > 0 && used[0] < 8 && (used[1] === 0 || used[1] === 8) ? 0 : 1;
-      const filler = mem.slice(unit[at], unit[at] + 512);
-      for (let i = used[at]; i < 8; i++) mem.set(filler, unit[at] + i * 512);
+      const SIZE = 256, N = 4096 / SIZE;
+      const used = unit.map((u) => { let i = 0; while (i < N && !mem.subarray(u + i * SIZE, u + i * SIZE + SIZE).every((x) => x === 0xff)) i++; return i; });
+      const at = used[0] > 0 && used[0] < N && (used[1] === 0 || used[1] === N) ? 0 : 1;
+      const filler = mem.slice(unit[at], unit[at] + SIZE);
+      for (let i = used[at]; i < N; i++) mem.set(filler, unit[at] + i * SIZE);
       const b = board.boot();
       assert.equal(b.ran, "2.0.0", b.printed.join(" | "));
       assert.ok(board.flash.erases > before, "the other unit was erased for the compacted record");

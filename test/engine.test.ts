@@ -91,9 +91,11 @@ describe("update engine (built bundle)", function () {
         return records;
       };
       const every = count(0), spaced = count(undefined), wide = count(65536);
-      // 40000 bytes in 2 KiB chunks over 1 KiB pages: a resume point after each chunk (19) with
-      // 0, 2 at 16 KiB, none at 64 KiB; the other records of the update are the same in each.
-      assert.equal(every - wide, 19);
+      // 40000 bytes in 2 KiB chunks over 1 KiB pages: a resume point after each chunk (20, the
+      // last at the end) with 0, 2 at 16 KiB, none at 64 KiB; besides them, one record before
+      // DFU mode and one once verified.
+      assert.equal(wide, 2);
+      assert.equal(every - wide, 20);
       assert.equal(spaced - wide, 2);
     });
 
@@ -113,11 +115,11 @@ describe("update engine (built bundle)", function () {
   });
 
   describe("DFU mode", function () {
-    it("does not send hub.set mode:dfu when dfu.get already works", function () {
+    it("does not send hub.set mode:dfu when dfu.get already works, and still leaves DFU mode after the copy", function () {
       const { board } = ready({ notecard: { needsDfuMode: false } });
       const { result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "updated");
-      assert.equal(requests(board, "hub.set").length, 0);
+      assert.deepEqual(requests(board, "hub.set").map((r) => r.req.mode), ["dfu-completed"]);
     });
 
     it("enters DFU mode, waits for it, and leaves it when the card needs it", function () {
@@ -231,7 +233,8 @@ describe("update engine (built bundle)", function () {
       board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 2048 ? Object.assign({}, rsp, { payload: rsp.payload.slice(4) }) : rsp);
       const bad = run(board, "1.0.0", { chunkSize: 2048 });
       const why = "payload is 2045 bytes, asked for 2048";
-      assert.deepEqual(bad.events, ["update 2.0.0 to slot 1", ...Array(5).fill("chunk 2048: " + why), "retry: chunk 2048 failed 6 times: " + why]);
+      // The card was in DFU mode already: the failure still takes it out.
+      assert.deepEqual(bad.events, ["update 2.0.0 to slot 1", ...Array(5).fill("chunk 2048: " + why), "retry: chunk 2048 failed 6 times: " + why, "leave DFU mode"]);
       assert.equal(bad.err.message, "chunk 2048 failed 6 times: " + why);
       // With DFU mode entered, the failure leaves it first; the request that failed is named.
       const dfuMode = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } }).board;
@@ -506,15 +509,15 @@ describe("update engine (built bundle)", function () {
       assert.ok(rates[rates.length - 1] < 2000, rates.join(", "));
     });
 
-    it("does not take the Notecard out of DFU mode after resuming a copy that never put it there", function () {
+    it("takes the Notecard out of DFU mode after resuming a copy, also when it was in DFU mode without being asked", function () {
       const { board } = ready({ size: 20000 });
       assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
       board.boot();
       const events: string[] = [];
       const { result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
       assert.equal(result.state, "updated");
-      assert.ok(!events.includes("leave DFU mode"), events.join(" | "));
-      assert.equal(requests(board, "hub.set").length, 0);
+      assert.equal(events.filter((t) => t === "leave DFU mode").length, 1, events.join(" | "));
+      assert.deepEqual(requests(board, "hub.set").map((r) => r.req.mode), ["dfu-completed"]);
     });
 
     it("reports an installed image once, keeps a download Notehub staged meanwhile, and reports again after a failed report", function () {
@@ -554,7 +557,7 @@ describe("update engine (built bundle)", function () {
     });
 
     it("fails cleanly when the journal before DFU mode or the staged record cannot be written, and leaves DFU mode once", function () {
-      for (const nth of [2, 0]) {
+      for (const nth of [1, 0]) {
         const { board } = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
         const write = board.flash.write.bind(board.flash);
         let records = 0, total = 0;
@@ -717,17 +720,18 @@ describe("update engine (built bundle)", function () {
     }
 
     // Room for what the update writes to Storage up to its restart: the new slot file (header and
-    // padding) and, with one record per 512-byte record file, a file for each append: progress,
-    // DFU mode, every 4 KiB resume point, the end and verified (an 8 KiB file: 5).
+    // padding) and, with one record per 256-byte record file, a file for each append: before DFU
+    // mode, every 4 KiB resume point (the last at the end) and verified (an 8 KiB file: 4). The
+    // first is checked for before that record, the rest after it, once the slot's old file and the
+    // older record file are gone.
     const roomCases: [string, string, number, number, number?][] = [
-      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (512 + 32), 0],
-      // With the default resumeEvery, an 8 KiB copy has no resume point before its end: 4 files.
-      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (512 + 32), undefined],
-      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 4 appends, two
-      // per 1 KB record file, the current one full.
-      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 2 * (1024 + 32), 0],
-      // Four records per 2 KB file, one used by provisioning: the 4 appends need one new file.
-      ["raw slots with four-record files (ESPRUINOWIFI)", "ESPRUINOWIFI", 16000, 2048 + 32, 0]
+      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (256 + 32), 0],
+      // With the default resumeEvery, an 8 KiB copy has no resume point: 2 files.
+      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 2 * (256 + 32), undefined],
+      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 3 appends, four
+      // per 1 KB record file. Provisioning, the v2 update and its boot leave one record free in
+      // the current file: the first record fills it, the other two start one new file.
+      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 1024 + 32, 0]
     ];
     for (const [what, name, size, need, resumeEvery] of roomCases) {
       it(`compacts before the copy exactly when Storage's free tail is short of what the update writes there: ${what}`, function () {
@@ -748,6 +752,20 @@ describe("update engine (built bundle)", function () {
         }
       });
     }
+
+    it("keeps one record file on Storage: the older one goes once the other holds the latest record", function () {
+      const { board } = ready({ board: "PUCKJS", size: 8000 });
+      const files = () => board.storage.list().filter((f) => /^dfu\.r[01]$/.test(f)).length;
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      assert.equal(files(), 1, "after the update");
+      // The selector appends its own record and leaves the older file: the module's next append tidies up.
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.equal(files(), 2, "after the trial boot");
+      confirm(board, device(board, "2.0.0"));
+      assert.equal(files(), 1, "after confirm");
+      assert.equal(device(board, "2.0.0").info().state, "confirmed");
+      assert.equal(board.boot().ran, "2.0.0");
+    });
 
     // What a cut in a new file's header leaves when its size was written and its name only in part.
     const strayCases: [string, string, string, number, boolean][] = [
@@ -850,21 +868,22 @@ describe("update engine (built bundle)", function () {
   });
 
   describe("boot record format", function () {
-    // LINUX keeps its records raw at 0x1001e400: two units of 4 KiB, 512-byte records, each
+    // LINUX keeps its records raw at 0x1001e400: two units of 4 KiB, 256-byte records, each
     // [CRC-32 LE][length LE16][JSON] with the CRC over the length and the JSON.
-    const UNIT = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000], SIZE = 512;
+    const UNIT = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000], SIZE = 256;
     function scan(board: SimBoard) {
-      const mem = board.flash.mem, found: { u: number; i: number; q: number; json: string }[] = [], free = [-1, -1];
+      const mem = board.flash.mem, found: { u: number; i: number; q: number; json: string; crc: boolean }[] = [], free = [-1, -1];
       for (let u = 0; u < 2; u++) {
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 4096 / SIZE; i++) {
           const rec = mem.subarray(UNIT[u] + i * SIZE, UNIT[u] + (i + 1) * SIZE);
           if (rec.every((b) => b === 0xff)) { if (free[u] < 0) free[u] = i; continue; }
           const n = rec[4] | (rec[5] << 8), json = Buffer.from(rec.subarray(6, 6 + n)).toString("latin1");
-          try { found.push({ u, i, q: JSON.parse(json).q, json }); } catch (e) { /* not a record */ }
+          const crc = (rec[0] | (rec[1] << 8) | (rec[2] << 16) | (rec[3] << 24)) >>> 0;
+          try { found.push({ u, i, q: JSON.parse(json).q, json, crc: nodeNatives.crc32(rec.subarray(4, 6 + n)) === crc }); } catch (e) { /* not a record */ }
         }
       }
       const latest = found.reduce((a, b) => (b.q > a.q ? b : a));
-      return { latest, free: free[latest.u], unit: latest.u };
+      return { latest, free: free[latest.u], unit: latest.u, found };
     }
     /** Writes a record into the latest unit's first free place; `length` overrides the length field and the CRC's extent. */
     function put(board: SimBoard, json: string, length = json.length) {
@@ -891,13 +910,13 @@ describe("update engine (built bundle)", function () {
       return json + " ".repeat(Math.max(0, n - json.length));
     }
 
-    it("takes a record of the largest length (506 bytes of JSON)", function () {
+    it("takes a record of the largest length (250 bytes of JSON)", function () {
       const board = provisioned();
       put(board, newer(board, "7.7.7", SIZE - 6));
       assert.equal(device(board, "1.0.0").info().version, "7.7.7");
     });
 
-    it("refuses a record whose length runs past its 512 bytes, even when the CRC over what is there matches", function () {
+    it("refuses a record whose length runs past its 256 bytes, even when the CRC over what is there matches", function () {
       const board = provisioned();
       put(board, newer(board, "7.7.7", SIZE - 6), SIZE - 5);
       assert.equal(device(board, "1.0.0").info().version, "1.0.0");
@@ -920,8 +939,31 @@ describe("update engine (built bundle)", function () {
       assert.equal(err, null, err && err.message);
       assert.equal(result.state, "updated");
       const latest = JSON.parse(scan(board).latest.json);
-      assert.equal(latest.c.v, long.substr(0, 48));
+      assert.equal(latest.c.v, long.substr(0, 32));
       assert.ok(scan(board).latest.json.length < SIZE - 6);
+    });
+
+    it("keeps the longest records within 256 bytes: long texts and numbers through a revert and its report", function () {
+      const a = "9." + "1".repeat(200), b = "9." + "2".repeat(200), size = 60000;
+      const { board } = ready({ version: a, size });
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      board.boot();
+      confirm(board, device(board, a));
+      check(board, device(board, a));
+      board.card.stage({ data: bytes(appImage(b, { size })), version: b });
+      assert.equal(check(board, device(board, a)).result.state, "updated");
+      // Never confirmed: three trial boots, then the selector reverts with its longest reason.
+      for (let i = 0; i < 4; i++) board.boot();
+      const reverted = JSON.parse(scan(board).latest.json);
+      assert.equal(reverted.s, "reverted");
+      assert.equal(reverted.r, "not confirmed after 3 boots");
+      check(board, device(board, a));
+      const { latest, found } = scan(board);
+      assert.equal(JSON.parse(latest.json).p, 1, "the revert was reported");
+      assert.ok(found.every((f) => f.crc), "every record passes its CRC");
+      const longest = Math.max(...found.map((f) => f.json.length));
+      assert.ok(longest > 180 && longest <= SIZE - 6, String(longest));
+      assert.deepEqual([device(board, a).info().version, device(board, a).info().rejected], [a.substr(0, 32), b.substr(0, 32)]);
     });
 
     it("erases a record unit only when it is full: a whole update costs few record erases", function () {

@@ -14,21 +14,23 @@ const TRANSITIONS = transitions();
 const inStorage = (n: number) => 32 + ((n + 3) & ~3);
 
 /**
- * Record files an update into `slot` may start before its restart, the most the engine's room()
- * reserves: appends for progress, DFU mode, each resume point (every 4 KiB of a Storage file, each
- * page of raw flash, as large as the slot's first, at least the default RESUME_EVERY apart), the
- * end and verified, a new file every (record length / RECORD_SIZE) appends.
+ * Record files an update into `slot` may start after its first record, the most the engine's
+ * room() reserves then: appends at each resume point (every 4 KiB of a Storage file, each page of
+ * raw flash, as large as the slot's first, at least the default RESUME_EVERY apart) and once
+ * verified, a new file every (record length / RECORD_SIZE) appends.
  */
 function recordFiles(b: any, slot: any): number {
   const page = slot.file !== undefined ? 4096 : GEOMETRIES[b.name].pages.find((pg) => pg.addr <= slot.addr && slot.addr < pg.addr + pg.length)!.length;
-  return Math.ceil((4 + Math.floor((slot.length - 1) / Math.max(page, RESUME_EVERY))) / Math.floor(b.layout.record.length / RECORD_SIZE));
+  const resumes = RESUME_EVERY < page ? Math.ceil(slot.length / page) : Math.floor(slot.length / RESUME_EVERY);
+  return Math.ceil((1 + resumes) / Math.floor(b.layout.record.length / RECORD_SIZE));
 }
 
 /**
  * The largest application the profile can update again and again: its smaller slot, where Storage
  * must hold, beside the pretokenised runtime, .boot0 (the selector with its layout) and dfu.cfg, the
- * Storage-file slots, the two record files and the record files an update starts before the
- * restart (so that no Storage write of the update runs a compaction).
+ * Storage-file slots, the record file of the update's first record (the module erases the older
+ * one, and Storage compacts after that record if it must) and the record files the update starts
+ * after it, up to the restart (so that no Storage write of the update runs a compaction).
  */
 export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
   const runtime = readFileSync(join(root, "dist/NotecardDFU.pretok")).length;
@@ -37,7 +39,7 @@ export function largestApp(root: string, b: any): { bytes: number; storageLeft: 
   const record = l.record.files ? inStorage(l.record.length) : 0;
   let used = inStorage(runtime) + inStorage(selector + cfg) + inStorage(cfg) + (l.reserve ? inStorage(l.reserve.length) : 0);
   for (const s of l.slots) if (s.file !== undefined) used += inStorage(s.length);
-  used += record * (2 + Math.max(...l.slots.map((s: any) => recordFiles(b, s))));
+  used += record * (1 + Math.max(...l.slots.map((s: any) => recordFiles(b, s))));
   return { bytes: Math.min(...l.slots.map((s: any) => s.length)), storageLeft: GEOMETRIES[b.name].storage.length - used };
 }
 

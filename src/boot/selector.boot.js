@@ -5,10 +5,10 @@
 // it at global scope, as if it were .bootcde. It needs nothing but Espruino's built-ins, so it
 // works even when the module or an image is broken. __CONFIG__ is the stored layout (src/slots/config.ts).
 var __dfu = (function (C) {
-  var F = require("Flash"), S = require("Storage"), Z = 512, T = "NotecardDFU: ";
+  var F = require("Flash"), S = require("Storage"), Z = 256, T = "NotecardDFU: ";
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.
   if (S.read(".bootcde") != null) return;
-  var N = C.z >> 9, best = null, bu = 0, free = [N, N], u, i, s, r, n;
+  var N = C.z >> 8, best = null, bu = 0, free = [N, N], u, i, s, r, n;
   for (u = 0; u < 2; u++) {
     for (i = 0; i < N; i++) {
       s = C.u ? E.toString(F.read(Z, C.u[u] + i * Z)) : S.read(C.r.f[u], i * Z, Z) || "";

@@ -169,7 +169,7 @@ function go(d: Engine, next: P, ms?: number): boolean {
   var flow = [
     /* Copy */ 1 << P.Copy | 1 << P.Chunk | 1 << P.Complete,
     /* Chunk */ 1 << P.Copy | 1 << P.Enter | 1 << P.Written,
-    /* Written */ 1 << P.Copy,
+    /* Written */ 1 << P.Copy | 1 << P.Probe,
     /* Status */ 1 << P.StatusRsp,
     /* StatusRsp */ 1 << P.Reported | 1 << P.Checked,
     /* Reported */ 1 << P.Checked,
@@ -178,7 +178,7 @@ function go(d: Engine, next: P, ms?: number): boolean {
     /* Gates */ 1 << P.Resumed | 1 << P.Probe | 1 << P.Stopped | 1 << P.Finish,
     /* Resumed */ 1 << P.Probe,
     /* Probe */ 1 << P.ProbeRsp,
-    /* ProbeRsp */ 1 << P.Copy | 1 << P.Enter,
+    /* ProbeRsp */ 1 << P.Copy | 1 << P.Enter | 1 << P.Probe,
     /* Enter */ 1 << P.Entering,
     /* Entering */ 1 << P.EnterRsp,
     /* EnterRsp */ 1 << P.Wait,
@@ -210,44 +210,58 @@ function event(d: Engine, text: string) {
   if (d._o._onEvent) d._o._onEvent(text);
 }
 
+/** A copy from offset 0: the writer, and room for its first record (see room()). */
+function afresh(d: Engine) {
+  begin(d._w, (d._cfg as Config).s[d._img.s], d._img.l, 0, 0);
+  // No record of this copy yet: the first one is written when the card is, or is about to be, in DFU mode.
+  d._journaled = -1;
+  room(d, true);
+}
+
 /**
- * Makes room in Storage before DFU mode and the copy, so that no Storage write of the update up to
- * the restart runs an implicit compaction: files left by a torn header and a Storage-file slot's
- * old file go now, and Storage compacts here when its free tail cannot take the new file (header
- * and padding included) and the record files the update may start: it appends for progress, DFU
- * mode, each resume point (every 4 KiB of a file, every page of raw flash, as large as the slot's
- * first, and at least _resume apart), the end and verified, and starts a new file every _n appends.
+ * Makes room in Storage so that no Storage write of the update up to the restart runs an implicit
+ * compaction. First, before the copy's first record: files left by a torn header go, and Storage
+ * compacts if its free tail cannot take the record file that record may start. Then, after it (the
+ * slot's old file is the last resort until that record): the old file goes, and Storage compacts
+ * when its free tail cannot take the new file (header and padding included) and the record files
+ * the rest may start: appends at each resume point (every 4 KiB of a file, every page of raw
+ * flash, as large as the slot's first, and at least _resume apart) and once verified, a new file
+ * every _n appends.
  */
-function room(d: Engine) {
+function room(d: Engine, first?: boolean) {
   var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;
-  // A name holding 0xFF is a header a power cut tore while a file was created (Espruino pads names
-  // with zeros): nobody can use that file, and it holds its room until erased.
-  if (s.f || !c.u) for (a = p.storage.list(), i = 0; i < a.length; i++) if (a[i].indexOf("\xff") >= 0) p.storage.erase(a[i]);
-  if (s.f) {
-    p.storage.erase(s.f);
-    need = l + 36;
+  if (first) {
+    // A name holding 0xFF is a header a power cut tore while a file was created (Espruino pads
+    // names with zeros): nobody can use that file, and it holds its room until erased.
+    if (s.f || !c.u) for (a = p.storage.list(), i = 0; i < a.length; i++) if (a[i].indexOf("\xff") >= 0) p.storage.erase(a[i]);
+    if (!c.u && rs._free[rs._unit] >= rs._n) need = c.z + 32;
+  } else {
+    if (s.f) {
+      p.storage.erase(s.f);
+      need = l + 36;
+    }
+    if (!c.u) {
+      // Appends beyond what the current record file still takes, then whole new files.
+      var per = s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length, r = d._o._resume;
+      var more = 1 + (r < per ? Math.ceil(l / per) : Math.floor(l / r)) - (rs._n - rs._free[rs._unit]);
+      need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
+    }
   }
-  if (!c.u) {
-    // Appends beyond what the current record file still takes, then whole new files.
-    var per = s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length;
-    var more = 4 + Math.floor((l - 1) / Math.max(per, d._o._resume)) - (rs._n - rs._free[rs._unit]);
-    need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
-  }
-  if (need && need > p.storage.getFree()) {
+  if (need > p.storage.getFree()) {
     event(d, "compact Storage");
     p.storage.compact();
   }
 }
 
-/** Journals the download position (and whether we put the card in DFU mode), then `next`; with `fresh`, from offset 0. */
+/**
+ * Journals the download position, then `next`; with `fresh`, from offset 0. A progress record is
+ * written only when the card is, or is about to be, in DFU mode: a reset still takes it out.
+ */
 function journal(d: Engine, next: P, fresh?: boolean) {
   var w = d._w;
-  if (fresh) {
-    begin(w, (d._cfg as Config).s[d._img.s], d._img.l, 0, 0);
-    d._journaled = 0;
-    room(d);
-  }
-  if (go(d, next, -1)) append(d._rs as Records, "progress", { q: 0, s: "progress", a: d._rec.a, c: d._img, d: { o: w._committed, k: w._committedCrc }, m: d._entered ? 1 : undefined, x: d._mism || undefined }, d._k);
+  if (fresh) afresh(d);
+  d._journaled = w._committed;
+  if (go(d, next, -1)) append(d._rs as Records, "progress", { q: 0, s: "progress", a: d._rec.a, c: d._img, d: { o: w._committed, k: w._committedCrc }, x: d._mism || undefined }, d._k);
 }
 
 /** The copy's phases, which run for every chunk; the others are in phase(), so these lex only themselves. */
@@ -257,7 +271,7 @@ function step(d: Engine) {
     switch (d._ph) {
       case P.Copy:
         if (w._pos >= img.l) return void go(d, P.Complete);
-        if (d._entered && p.clock() - d._keep > o._keepAlive) {
+        if (p.clock() - d._keep > o._keepAlive) {
           d._keep = p.clock();
           event(d, "keep-alive");
           return ask(d, { req: "hub.set", mode: "dfu" }, P.Copy);
@@ -275,7 +289,7 @@ function step(d: Engine) {
         // Without the transport crc, the chunk's MD5 in `status` is the integrity check: the add-on's.
         if (typeof bin === "string" && !d._c._crc) {
           if (!o._md5) {
-            if (v.status) return fail(d, "refused", "no crc from the card: needs NotecardDFUMD5");
+            if (v.status) return fail(d, "refused", "no crc: needs NotecardDFUMD5");
           } else if ((x = o._md5.chunk(d, v.status, p.natives.view(bin, 6, d._n)))) bin = fault("io", x);
         }
         if (typeof bin !== "string") {
@@ -292,16 +306,13 @@ function step(d: Engine) {
           if (!w._dirty || d._restarted) return fail(d, "flash", e.message);
           d._restarted = true;
           event(d, "copy again: " + e.message);
-          return journal(d, P.Copy, true);
+          return journal(d, P.Probe, true);
         }
         if (o._onProgress) {
           t = p.clock() - d._copy0;
           o._onProgress({ phase: "copy", offset: w._pos, total: img.l, bytesPerSecond: t > 0 ? Math.round((w._pos - d._from) * 1000 / t) : 0 });
         }
-        if (w._committed > d._journaled && (w._committed >= img.l || w._committed - d._journaled >= o._resume)) {
-          d._journaled = w._committed;
-          return journal(d, P.Copy);
-        }
+        if (w._committed > d._journaled && w._committed - d._journaled >= o._resume) return journal(d, P.Copy);
         // The next request in this turn: a turn of its own would only cost this text again.
         if (go(d, P.Copy, -1)) step(d);
         return;
@@ -338,7 +349,7 @@ function phase(d: Engine) {
       }
       d._rec = r;
       // A download cut short (reset, power) may have left the Notecard in DFU mode: leave it.
-      if (r.s === "progress" && r.m) d._entered = true;
+      if (r.s === "progress") d._entered = true;
       // Closed loop: tell Notehub what became of the last update, once.
       if (r.p !== 0 || (r.s !== "confirmed" && r.s !== "reverted")) return void go(d, P.Checked);
       req = { req: "dfu.status" };
@@ -388,17 +399,17 @@ function phase(d: Engine) {
         try { text = String(JSON.parse(text).version); } catch (err) { /* a plain string after all */ }
       }
       res.version = text;
-      if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete", 1);
-      if (x.type !== undefined && x.type !== "firmware") return fail(d, "refused", "image type " + x.type + " is not firmware", 1);
+      if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return refuse(d, "image description incomplete");
+      if (x.type !== undefined && x.type !== "firmware") return refuse(d, "image type " + x.type + " is not firmware");
       if (text && text === o._version) {
         res.state = "current";
         return ask(d, { req: "dfu.status", stop: true, status: "already running " + text }, P.Finish);
       }
-      if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
-      if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected before", 1);
+      if (!o._downgrade && compareVersions(text, o._version) < 0) return refuse(d, "downgrade from " + o._version + " to " + text + " refused");
+      if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return refuse(d, "image " + text + " was rejected before");
       t = 1 - (r.a as ImageRef).s;
       slot = (d._cfg as Config).s[t];
-      if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
+      if (x.length > slot.l) return refuse(d, "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)");
       img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
       event(d, "update " + text + " to slot " + t);
       // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
@@ -412,21 +423,26 @@ function phase(d: Engine) {
           return;
         }
       }
-      return journal(d, P.Probe, true);
+      afresh(d);
+      return void go(d, P.Probe);
 
     case P.Resumed:
       x = r.d;
       if (e || v !== x.k) {
         event(d, "no resume");
-        return journal(d, P.Probe, true);
+        afresh(d);
+        return void go(d, P.Probe);
       }
       begin(w, (d._cfg as Config).s[img.s], img.l, x.o, x.k);
+      d._journaled = x.o;
       res.resumedAt = x.o;
       event(d, "resume " + x.o);
       return void go(d, P.Probe);
 
     case P.Probe:
       if (e) return fail(d, e.code, e.message);
+      // Right after a fresh copy's first record.
+      if (!w._pos) room(d);
       return ask(d, { req: "dfu.get", length: 0 }, P.ProbeRsp);
 
     case P.ProbeRsp:
@@ -437,9 +453,14 @@ function phase(d: Engine) {
         if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + e.message);
         return void go(d, P.Wait, 2500);
       }
-              if (!d._copy0) {
-        d._copy0 = p.clock();
-        d._from = d._journaled = w._pos;
+      // DFU mode is active, and the card leaves it at the end even if it was in DFU mode before the
+      // cycle. Journaled first, so that a reset takes it out too, then the card is asked again.
+      d._entered = true;
+      if (d._journaled < 0) return journal(d, P.Probe);
+      d._keep = p.clock();
+      if (!d._copy0) {
+        d._copy0 = d._keep;
+        d._from = w._pos;
       }
       return void go(d, P.Copy);
 
@@ -448,31 +469,30 @@ function phase(d: Engine) {
       event(d, "enter DFU mode");
       // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
       d._entered = true;
-      d._left = false;
-      return journal(d, P.Entering);
+      if (d._journaled < 0) return journal(d, P.Entering);
+      return void go(d, P.Entering);
 
     case P.Entering:
       if (e) return fail(d, e.code, e.message);
+      if (!w._pos) room(d);
       return ask(d, { req: "hub.set", mode: "dfu" }, P.EnterRsp);
 
     case P.EnterRsp:
       if (e) return fail(d, e.code, "hub.set mode:dfu refused: " + e.message);
-      d._keep = d._wait0 = p.clock();
+      d._wait0 = p.clock();
       return void go(d, P.Wait);
 
     case P.Wait:
       return ask(d, { req: "dfu.get", length: 0 }, P.WaitRsp);
 
     case P.Complete:
-      if (!d._entered) return void go(d, P.Verify);
-      d._left = true;
-      event(d, "leave DFU mode");
-      return ask(d, { req: "hub.set", mode: "dfu-completed" }, P.Verify);
+      if (go(d, P.Verify, -1)) leave(d);
+      return;
 
     case P.Verify:
       if (w._crc !== img.c) {
         text = "image CRC-32 " + w._crc + ", expected " + img.c;
-        if (d._mism) return fail(d, "refused", text + " twice", 1);
+        if (d._mism) return refuse(d, text + " twice");
         // Once could be a corruption the chunk checks missed: copy it again from the start.
         d._mism = 1;
         d._fail = fault("io", text + "; copying it again");
@@ -481,7 +501,7 @@ function phase(d: Engine) {
       if (o._verifyMd5 && typeof d._body.md5 === "string") {
         if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
         x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
-        if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
+        if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return refuse(d, "image MD5 mismatch");
       }
       event(d, "verified");
       if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);
@@ -543,14 +563,22 @@ function fail(d: Engine, code: string, text: string, definitive?: number) {
   request(d._c, { req: "dfu.status" }, d._k, 2);
 }
 
+/** A definitive failure: the image itself is refused. */
+function refuse(d: Engine, text: string) {
+  fail(d, "refused", text, 1);
+}
+
 /** Every exit: leave DFU mode if we entered it, then report (phase Done). */
 function finish(d: Engine, err: Fault | null) {
   d._fail = err;
   d._ph = P.Done;
-  if (d._entered && !d._left) {
-    d._left = true;
-    event(d, "leave DFU mode");
-    return request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._k, 2);
-  }
+  if (d._entered && !d._left) return leave(d);
   step(d);
+}
+
+/** Takes the card out of DFU mode; the current phase gets the answer. */
+function leave(d: Engine) {
+  d._left = true;
+  event(d, "leave DFU mode");
+  request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._k, 2);
 }

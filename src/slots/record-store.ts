@@ -1,18 +1,19 @@
 // The boot record: append-only, fixed-size records, each with its own CRC-32 and a sequence
 // number, in two units used alternately (raw flash page ranges, or two Storage files). A unit that
 // fills up is compacted by erasing the other unit and writing the new record there, so a power cut
-// before, during or after any operation leaves the previous latest record readable.
+// before, during or after any operation leaves the previous latest record readable. A Storage unit
+// left behind is erased once the other holds the latest record: one record file stays, not two.
 //
 // Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…]. Only the
 // words holding data are programmed; the tail stays erased, and no word is programmed twice.
 import { fault, Fault } from "../errors";
-import { Ports } from "../ports";
+import { Ports, writeFile } from "../ports";
 import { Config } from "./config";
 import { Event, State, transitions } from "./states";
 
-export var RECORD_SIZE = 512;
-/** Longest version and reason text kept in a record. */
-var TEXT_MAX = 48;
+export var RECORD_SIZE = 256;
+/** Longest version and reason text kept in a record: the longest record (test/boot.test.ts) then fits. */
+export var TEXT_MAX = 32;
 
 export interface ImageRef {
   /** slot index */
@@ -43,8 +44,6 @@ export interface BootRecord {
   d?: { o: number; k: number };
   /** 1 once the outcome was reported to the Notecard */
   p?: number;
-  /** 1 when this download put the Notecard in DFU mode, so a later cycle takes it out again */
-  m?: number;
   /** whole-image CRC mismatches of this download so far */
   x?: number;
 }
@@ -155,7 +154,11 @@ export function appendStep(rs: Records) {
       return void p.timers.set(rs._tick, 0);
     }
     if (c.u) p.flash.write(rs._bytes, c.u[u] + rs._at * RECORD_SIZE);
-    else p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
+    else {
+      writeFile(p.storage, (c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
+      // The first record of a fresh file: the other file is now older than it, and only takes room.
+      if (!rs._at) p.storage.erase((c.r.f as string[])[1 - u]);
+    }
   } catch (e) {
     rs._busy = false;
     return rs._cb(fault("flash", "record: " + ((e as Error).message || e)));

@@ -5,7 +5,7 @@
 // Also scans a slot's CRC-32 (resume check), one piece per turn.
 import { crcPrefix } from "../dfu/crc32";
 import { fault, Fault } from "../errors";
-import { Data, Ports } from "../ports";
+import { Data, Ports, writeFile } from "../ports";
 import { Slot } from "./config";
 
 export interface Writer {
@@ -181,5 +181,5 @@ export function writerStep(w: Writer) {
 function program(w: Writer, off: number, data: Uint8Array) {
   var p = w._p, s = w._slot;
   if (s.f === undefined) p.flash.write(data, (s.a as number) + off);
-  else if (!p.storage.write(s.f, data, off, (w._total + 3) & ~3)) throw Error("Storage.write failed");
+  else writeFile(p.storage, s.f, data, off, (w._total + 3) & ~3);
 }
