@@ -10,7 +10,7 @@ function minified(name) {
   return {
     name: "espruino-minify",
     async writeBundle(options, bundle) {
-      const out = await minify(bundle[name + ".js"].code, {
+      const out = await minify(bundle[name.split("/").pop() + ".js"].code, {
         ecma: 5,
         module: false,
         toplevel: true,
@@ -56,7 +56,7 @@ function bootText() {
       const out = await minify(readFileSync(id, "utf8"), {
         ecma: 5, toplevel: false,
         compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false },
-        mangle: { toplevel: false, reserved: ["__CONFIG__", "__dfu"] },
+        mangle: { toplevel: false, reserved: ["__dfu"] },
         format: { comments: false, ascii_only: true }
       });
       writeFileSync("dist/selector.min.js", out.code);
@@ -75,8 +75,20 @@ function bundle(input, name, extra) {
   };
 }
 
+// The Storage-only build of the runtime: rawFlash() (src/build.ts) false, so terser drops the
+// raw-flash code.
+function storageOnly() {
+  const id = "\0notecard-dfu:storage-build";
+  return {
+    name: "notecard-dfu-storage-only",
+    resolveId(source) { return /(^|\/)build$/.test(source) ? id : null; },
+    load(source) { return source === id ? "export function rawFlash() { return false; }" : null; }
+  };
+}
+
 export default [
   bundle("src/index.ts", "NotecardDFU", []),
+  bundle("src/index.ts", "storage/NotecardDFU", [storageOnly()]),
   bundle("src/install.ts", "NotecardDFUInstall", [boards(), bootText()]),
   bundle("src/dfu/md5.ts", "NotecardDFUMD5", [])
 ];

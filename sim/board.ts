@@ -61,8 +61,18 @@ export function packageRoot(): string {
   return dir;
 }
 
-export function loadBundle(): any {
-  return require(resolve(packageRoot(), "dist/NotecardDFU.js"));
+/**
+ * The runtime build a board's profile calls for (README, "Loading the modules"): the Storage-only
+ * build where slots and record are Storage files (mode "storage"), else the full one.
+ */
+export function runtimeBuild(board?: string): string {
+  const file = resolve(packageRoot(), "boards", board + ".json");
+  return board && existsSync(file) && JSON.parse(readFileSync(file, "utf8")).mode === "storage" ? "dist/storage/NotecardDFU" : "dist/NotecardDFU";
+}
+
+/** The runtime as built: for `board`, the build its profile calls for; else the full one. */
+export function loadBundle(board?: string): any {
+  return require(resolve(packageRoot(), runtimeBuild(board) + ".js"));
 }
 
 /** The optional chunk-MD5 add-on, as built. */
@@ -106,7 +116,7 @@ export class SimBoard {
       // is left to the ordinary runs.
       if (!(globalThis as any).__stryker__) {
         // Pretokenised, as the README has users store it.
-        this.runtime = readFileSync(resolve(packageRoot(), "dist/NotecardDFU.pretok"), "latin1");
+        this.runtime = readFileSync(resolve(packageRoot(), runtimeBuild(this.name) + ".pretok"), "latin1");
         this.storage.write("NotecardDFU", this.runtime);
       }
     }

@@ -1,6 +1,6 @@
 // NotecardDFUInstall: everything needed once, at provisioning. It checks a layout against the
-// board's flash geometry, stores it as dfu.cfg (what the runtime and the selector read), installs
-// the boot selector as .boot0 and copies the application into slot 0. Erase it from Storage
+// board's flash geometry, installs the boot selector as .boot0 with the layout as its first line
+// (what the runtime and the selector read) and copies the application into slot 0. Erase it from Storage
 // afterwards: the runtime (NotecardDFU) never needs it.
 import { BOARDS } from "notecard-dfu:boards";
 import SELECTOR from "./boot/selector.boot.js";
@@ -8,7 +8,7 @@ import { BootInfo, info } from "./boot/trial";
 import { fault, Fault } from "./errors";
 import { memory, resolvePorts } from "./platform";
 import { FlashArea, FlashPort, Ports } from "./ports";
-import { Config, CONFIG_FILE, Layout, RecordSpec, SlotSpec } from "./slots/config";
+import { BOOT_FILE, Config, Layout, readConfig, RecordSpec, SlotSpec } from "./slots/config";
 import { append, appendStep, createRecords, load, RECORD_SIZE, Records } from "./slots/record-store";
 import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
 
@@ -181,7 +181,8 @@ function configure(options: InstallOptions, p: Ports): Config {
   // Flash beyond the chip's documented size is used only once it has held a pattern; else the
   // fallback. Proven once: a board provisioned before keeps its choice (slot 0 may hold its image).
   var was: Config | null = null;
-  try { was = JSON.parse(p.storage.read(CONFIG_FILE) as string); } catch (e) { /* none yet */ }
+  var stored = readConfig(p.storage);
+  if (stored && !(stored as Fault).code) was = stored as Config;
   if (!problem && !options.layout && profile && profile.fallback && (was && was.b === options.board ? was.s[0].a === undefined : prove(p, layout.slots[0]))) {
     layout = profile.fallback;
     problem = checkLayout(layout, p.flash, area, m, mapped);
@@ -201,11 +202,10 @@ function configure(options: InstallOptions, p: Ports): Config {
   };
 }
 
-/** Stores a checked layout (dfu.cfg) and installs the selector for it (.boot0); returns the selector. */
+/** Installs the selector (.boot0) with a checked layout as its first line; returns the selector. */
 function store(p: Ports, cfg: Config): string {
-  var json = JSON.stringify(cfg), src = SELECTOR.replace("__CONFIG__", json);
-  if (p.storage.read(CONFIG_FILE) !== json) p.storage.write(CONFIG_FILE, json);
-  if (p.storage.read(".boot0") !== src) p.storage.write(".boot0", src);
+  var src = "//" + JSON.stringify(cfg) + "\n" + SELECTOR;
+  if (p.storage.read(BOOT_FILE) !== src) p.storage.write(BOOT_FILE, src);
   return src;
 }
 
@@ -223,7 +223,7 @@ export function reserve(options: InstallOptions) {
   p.storage.write(res.file, "\xff", 0, res.length);
 }
 
-/** Checks the layout, stores it (dfu.cfg) and installs the selector (.boot0); returns the selector. Throws a layout fault. */
+/** Checks the layout and installs the selector with it (.boot0); returns the selector. Throws a layout fault. */
 export function installBoot(options: InstallOptions): string {
   var p = resolvePorts(options);
   return store(p, configure(options, p));

@@ -33,11 +33,6 @@ export interface StoragePort {
   getStats(): { totalBytes: number; fileCount: number; trashCount: number };
 }
 
-/** Storage.write of part of a file, which throws when Storage reports a failure (no room). */
-export function writeFile(s: StoragePort, name: string, data: Data, off: number, size: number) {
-  if (!s.write(name, data, off, size)) throw Error("Storage.write failed");
-}
-
 export interface TimerPort {
   set(fn: () => void, ms: number): unknown;
   clear(id: unknown): void;

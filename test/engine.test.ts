@@ -3,7 +3,8 @@
 // out of DFU mode with the running image intact.
 import { strict as assert } from "assert";
 import { nodeNatives } from "../sim/natives";
-import { appImage, SimBoard } from "../sim/board";
+import { resolve } from "path";
+import { appImage, packageRoot, SimBoard } from "../sim/board";
 import { PowerCut } from "../sim/power";
 import { check, confirm, device, provision } from "./helpers/device";
 import { schemaDir, validateExchange } from "./helpers/schema";
@@ -835,6 +836,34 @@ describe("update engine (built bundle)", function () {
       assert.equal(err.code, "flash");
       assert.equal(err.message, "Storage.write failed");
       assert.equal(board.boot().ran, "1.0.0");
+    });
+
+    it("keeps the record file with the latest record when Storage refuses the next one", function () {
+      const { board } = ready({ board: "PUCKJS", size: 8000 });
+      const write = board.storage.write.bind(board.storage);
+      board.storage.write = (name: string, data: any, offset?: number, size?: number) => (/^dfu\.r/.test(name) ? false : write(name, data, offset, size));
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "flash");
+      assert.equal(err.message, "record: Storage.write failed");
+      board.storage.write = write;
+      assert.equal(device(board, "1.0.0").info().state, "confirmed");
+      assert.equal(board.boot().ran, "1.0.0");
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+    });
+
+    it("the Storage-only build refuses a raw layout, and touches nothing", function () {
+      const { board } = ready();
+      const StorageOnly = require(resolve(packageRoot(), "dist/storage/NotecardDFU.js"));
+      const flash = Buffer.from(board.flash.mem);
+      const dfu = StorageOnly.setup(Object.assign(board.ports(), { board: "LINUX", version: "1.0.0" }));
+      const { err, result } = check(board, dfu);
+      assert.equal(result.state, "retry");
+      assert.equal(err.code, "layout");
+      assert.equal(err.message, "raw flash: needs the full build");
+      assert.ok(flash.equals(Buffer.from(board.flash.mem)), "flash and Storage unchanged");
+      assert.ok(board.card.image, "the Notecard keeps its image");
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated", "the full build updates it");
     });
 
     it("fails the cycle cleanly when a boot record cannot be written", function () {

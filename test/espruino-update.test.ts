@@ -10,13 +10,16 @@ import { requireEspruino, runEspruino, stageFile, storeFile, tempDir } from "./h
 const FAKE = readFileSync("test/espruino/fake-notecard.js", "utf8");
 const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
 
-/** Where the images live: the LINUX profile's raw flash slots, or Storage files (as on a Pico). */
-const LAYOUTS: [string, string][] = [
-  ["raw flash slots (LINUX profile)", 'board: "LINUX"'],
-  ["Storage-file slots and record", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 512 } }']
+/**
+ * Where the images live, and the runtime build stored: the LINUX profile's raw flash slots with the
+ * full build, or Storage files (as on a Puck.js) with the Storage-only build.
+ */
+const LAYOUTS: [string, string, string][] = [
+  ["raw flash slots (LINUX profile)", 'board: "LINUX"', "dist/NotecardDFU.pretok"],
+  ["Storage-file slots and record, Storage-only build", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 256 } }', "dist/storage/NotecardDFU.pretok"]
 ];
 
-for (const [name, where] of LAYOUTS) {
+for (const [name, where, runtime] of LAYOUTS) {
   /** An application image: prints its version, confirms itself when good, throws when bad. */
   const app = (version: string, bad = false): string => bad
     ? `print("RUNNING ${version}"); throw new Error("broken ${version}");`
@@ -44,7 +47,7 @@ for (const [name, where] of LAYOUTS) {
         const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
         assert.match(r, /FIRST dfu\.area/, r);
       }
-      storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
+      storeFile(bin, dir, runtime, "NotecardDFU");
       storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);
 

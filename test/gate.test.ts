@@ -74,7 +74,7 @@ describe("Espruino gate", function () {
     assert.deepEqual(checkSize("other.min.js", 1).map((v) => v.rule), ["size-budget"]);
   });
 
-  for (const name of ["NotecardDFU", "NotecardDFUInstall", "NotecardDFUMD5"]) {
+  for (const name of ["NotecardDFU", "storage/NotecardDFU", "NotecardDFUInstall", "NotecardDFUMD5"]) {
     for (const file of [`dist/${name}.js`, `dist/${name}.min.js`]) {
       it(`passes the built ${file}`, function () {
         assert.deepEqual(checkSource(readFileSync(file, "utf8")), []);
@@ -82,9 +82,19 @@ describe("Espruino gate", function () {
     }
   }
 
-  it("passes the built boot selector (as .boot0 runs it, with a layout in place of __CONFIG__)", function () {
-    const src = readFileSync("dist/selector.min.js", "utf8").replace("__CONFIG__", JSON.stringify({ s: [], r: {}, z: 1024 }));
+  it("passes the built boot selector (as .boot0 holds it, after the layout's line)", function () {
+    const src = "//" + JSON.stringify({ s: [], r: {}, z: 1024 }) + "\n" + readFileSync("dist/selector.min.js", "utf8");
     assert.deepEqual(checkSource(src), []);
+  });
+
+  it("leaves the raw-flash code out of the Storage-only build (dist/storage/), and only that", function () {
+    const full = readFileSync("dist/NotecardDFU.min.js", "utf8"), storage = readFileSync("dist/storage/NotecardDFU.min.js", "utf8");
+    for (const call of ["getPage", "erasePage", "flash.write", "flash.read"]) {
+      assert.ok(full.includes(call), call + " in the full build");
+      assert.ok(!storage.includes(call), call + " not in the Storage-only build");
+    }
+    assert.ok(full.length - storage.length > 300, `${full.length} and ${storage.length} bytes`);
+    assert.ok(!full.includes("needs the full build") && storage.includes("needs the full build"), "the refusal of raw layouts only in the Storage-only build");
   });
 
   for (const file of Object.keys(BUDGETS)) {

@@ -1,6 +1,6 @@
 // `notecard-dfu demo`: a whole update on a simulated board, through the real bundle
-// (dist/NotecardDFU.js): an Espruino board with its flash, Storage and a Notecard on a 100 kHz I2C
-// bus, on a virtual clock. It prints every step; --faults adds bus faults and a power cut mid-copy,
+// (dist/NotecardDFU.js, or dist/storage/ for a Storage-only board): an Espruino board with its
+// flash, Storage and a Notecard on a 100 kHz I2C bus, on a virtual clock. It prints every step; --faults adds bus faults and a power cut mid-copy,
 // --bad-image a v3 that never confirms, --json a machine-readable summary.
 import { readFileSync, existsSync } from "fs";
 import { resolve } from "path";
@@ -41,7 +41,7 @@ function boardProfile(name: string): any {
 }
 
 export async function runDemo(o: DemoOptions, print: (line: string) => void, bar: (line: string, pct: number) => void): Promise<DemoSummary> {
-  const NotecardDFU = loadBundle();
+  const NotecardDFU = loadBundle(o.board);
   const Install = loadInstall();
   const profile = boardProfile(o.board);
   const slotLength = Math.min(...profile.layout.slots.map((s: any) => s.length));

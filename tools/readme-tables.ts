@@ -3,6 +3,7 @@
 // this file prints them to paste.
 import { readdirSync, readFileSync } from "fs";
 import { join } from "path";
+import { loadInstall, SimBoard } from "../sim/board";
 import { GEOMETRIES } from "../sim/geometry";
 import { RESUME_EVERY } from "../src/dfu/engine";
 import { RECORD_SIZE } from "../src/slots/record-store";
@@ -27,17 +28,17 @@ function recordFiles(b: any, slot: any): number {
 
 /**
  * The largest application the profile can update again and again: its smaller slot, where Storage
- * must hold, beside the pretokenised runtime, .boot0 (the selector with its layout) and dfu.cfg, the
- * Storage-file slots, the record file of the update's first record (the module erases the older
+ * must hold, beside the pretokenised runtime (the build its mode calls for), .boot0 (the layout and
+ * the selector, as provisioning writes it on a simulated board), the Storage-file slots, the record file of the update's first record (the module erases the older
  * one, and Storage compacts after that record if it must) and the record files the update starts
  * after it, up to the restart (so that no Storage write of the update runs a compaction).
  */
 export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
-  const runtime = readFileSync(join(root, "dist/NotecardDFU.pretok")).length;
-  const selector = readFileSync(join(root, "dist/selector.min.js")).length;
-  const l = b.layout, cfg = JSON.stringify({ b: b.name, s: l.slots, r: l.record, z: l.record.length, m: b.memoryMapped, x: 3, w: 0, k: b.chunkSize }).length;
-  const record = l.record.files ? inStorage(l.record.length) : 0;
-  let used = inStorage(runtime) + inStorage(selector + cfg) + inStorage(cfg) + (l.reserve ? inStorage(l.reserve.length) : 0);
+  const runtime = readFileSync(join(root, (b.mode === "storage" ? "dist/storage/" : "dist/") + "NotecardDFU.pretok")).length;
+  const sim = new SimBoard({ board: b.name });
+  loadInstall().installBoot(Object.assign(sim.ports(), { board: b.name }));
+  const l = b.layout, record = l.record.files ? inStorage(l.record.length) : 0;
+  let used = inStorage(runtime) + inStorage((sim.storage.read(".boot0") as string).length) + (l.reserve ? inStorage(l.reserve.length) : 0);
   for (const s of l.slots) if (s.file !== undefined) used += inStorage(s.length);
   used += record * (1 + Math.max(...l.slots.map((s: any) => recordFiles(b, s))));
   return { bytes: Math.min(...l.slots.map((s: any) => s.length)), storageLeft: GEOMETRIES[b.name].storage.length - used };

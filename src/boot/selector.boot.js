@@ -3,11 +3,13 @@
 // applies the boot-time rows of the state table (pending -> trial, trial -> trial or reverted, a
 // candidate failing its CRC -> reverted), checks the chosen image's CRC-32 natively and evaluates
 // it at global scope, as if it were .bootcde. It needs nothing but Espruino's built-ins, so it
-// works even when the module or an image is broken. __CONFIG__ is the stored layout (src/slots/config.ts).
-var __dfu = (function (C) {
-  var F = require("Flash"), S = require("Storage"), Z = 256, T = "NotecardDFU: ";
+// works even when the module or an image is broken. Its file's first line, "//" and JSON, is the
+// stored layout (src/slots/config.ts).
+var __dfu = (function (F, S) {
+  var Z = 256, T = "NotecardDFU: ", C = S.read(".boot0");
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.
   if (S.read(".bootcde") != null) return;
+  C = JSON.parse(C.substring(2, C.indexOf("\n")));
   var N = C.z >> 8, best = null, bu = 0, free = [N, N], u, i, s, r, n;
   for (u = 0; u < 2; u++) {
     for (i = 0; i < N; i++) {
@@ -65,7 +67,7 @@ var __dfu = (function (C) {
   }
   if (trial && C.w) E.enableWatchdog(C.w, false);
   return { src: s, trial: trial, t: T };
-})(__CONFIG__);
+})(require("Flash"), require("Storage"));
 // At top level, so the image's functions and vars become globals.
 if (__dfu) {
   try {

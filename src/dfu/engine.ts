@@ -4,6 +4,7 @@
 // (FLOW in go()) says which phase may follow which, and every exit passes through finish(), which
 // leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
 // for as long as the module is loaded, code inside a function costs none.
+import { rawFlash } from "../build";
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
@@ -102,9 +103,9 @@ export interface Engine {
 
 /** The phases, the hot ones first (the switch tests them in order). */
 export const enum P {
-  Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Again, Gates, Resumed, Probe, ProbeRsp,
-  Enter, Entering, EnterRsp, Wait, WaitRsp, Complete, Verify, Staged, Stopped, Recopy, FailRsp,
-  Rejected, Finish, Done, Idle
+  Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Again, Gates, Resumed, Fresh, Probe,
+  ProbeRsp, Enter, Entering, EnterRsp, Wait, WaitRsp, Complete, Verify, Staged, Stopped, Recopy,
+  FailRsp, Rejected, Finish, Done, Idle
 }
 
 /**
@@ -142,6 +143,8 @@ export function records(d: Engine): Records | null | Fault {
   // Read once provisioned; a damaged or different layout is read again each time, and refused.
   if (!c || (c as Fault).code) return c as null | Fault;
   if (!d._cfg) {
+    // The Storage-only build has no raw-flash code.
+    if (!rawFlash() && ((c as Config).u || !(c as Config).s[0].f || !(c as Config).s[1].f)) return fault("layout", "raw flash: needs the full build");
     d._cfg = c as Config;
     d._rs = createRecords(d._p, d._cfg, d._k);
   }
@@ -169,17 +172,18 @@ function go(d: Engine, next: P, ms?: number): boolean {
   var flow = [
     /* Copy */ 1 << P.Copy | 1 << P.Chunk | 1 << P.Complete,
     /* Chunk */ 1 << P.Copy | 1 << P.Enter | 1 << P.Written,
-    /* Written */ 1 << P.Copy | 1 << P.Probe,
+    /* Written */ 1 << P.Copy | 1 << P.Fresh,
     /* Status */ 1 << P.StatusRsp,
     /* StatusRsp */ 1 << P.Reported | 1 << P.Checked,
     /* Reported */ 1 << P.Checked,
     /* Checked */ 1 << P.Again | 1 << P.Gates,
     /* Again */ 1 << P.Gates,
-    /* Gates */ 1 << P.Resumed | 1 << P.Probe | 1 << P.Stopped | 1 << P.Finish,
-    /* Resumed */ 1 << P.Probe,
+    /* Gates */ 1 << P.Resumed | 1 << P.Fresh | 1 << P.Stopped | 1 << P.Finish,
+    /* Resumed */ 1 << P.Probe | 1 << P.Fresh,
+    /* Fresh */ 1 << P.Probe,
     /* Probe */ 1 << P.ProbeRsp,
     /* ProbeRsp */ 1 << P.Copy | 1 << P.Enter | 1 << P.Probe,
-    /* Enter */ 1 << P.Entering,
+    /* Enter */ 1 << P.Entering | 1 << P.Probe,
     /* Entering */ 1 << P.EnterRsp,
     /* EnterRsp */ 1 << P.Wait,
     /* Wait */ 1 << P.WaitRsp,
@@ -210,39 +214,31 @@ function event(d: Engine, text: string) {
   if (d._o._onEvent) d._o._onEvent(text);
 }
 
-/** A copy from offset 0: the writer, and room for its first record (see room()). */
-function afresh(d: Engine) {
-  begin(d._w, (d._cfg as Config).s[d._img.s], d._img.l, 0, 0);
-  // No record of this copy yet: the first one is written when the card is, or is about to be, in DFU mode.
-  d._journaled = -1;
-  room(d, true);
-}
-
 /**
  * Makes room in Storage so that no Storage write of the update up to the restart runs an implicit
- * compaction. First, before the copy's first record: files left by a torn header go, and Storage
- * compacts if its free tail cannot take the record file that record may start. Then, after it (the
- * slot's old file is the last resort until that record): the old file goes, and Storage compacts
- * when its free tail cannot take the new file (header and padding included) and the record files
- * the rest may start: appends at each resume point (every 4 KiB of a file, every page of raw
- * flash, as large as the slot's first, and at least _resume apart) and once verified, a new file
- * every _n appends.
+ * compaction, for a copy from offset 0. Before its first record: files left by a torn header go,
+ * and Storage compacts if its free tail cannot take the record file that record may start. Right
+ * after it (the slot's old file is the last resort until that record): the old file goes, and
+ * Storage compacts when its free tail cannot take the new file (header and padding included) and
+ * the record files the rest may start: appends at each resume point (every 4 KiB of a file, every
+ * page of raw flash, as large as the slot's first, and at least _resume apart) and once verified,
+ * a new file every _n appends.
  */
-function room(d: Engine, first?: boolean) {
+function room(d: Engine) {
   var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;
-  if (first) {
+  if (d._journaled < 0) {
     // A name holding 0xFF is a header a power cut tore while a file was created (Espruino pads
     // names with zeros): nobody can use that file, and it holds its room until erased.
-    if (s.f || !c.u) for (a = p.storage.list(), i = 0; i < a.length; i++) if (a[i].indexOf("\xff") >= 0) p.storage.erase(a[i]);
-    if (!c.u && rs._free[rs._unit] >= rs._n) need = c.z + 32;
+    if (!rawFlash() || s.f || !c.u) for (a = p.storage.list(), i = 0; i < a.length; i++) if (a[i].indexOf("\xff") >= 0) p.storage.erase(a[i]);
+    if (!(rawFlash() && c.u) && rs._free[rs._unit] >= rs._n) need = c.z + 32;
   } else {
     if (s.f) {
       p.storage.erase(s.f);
       need = l + 36;
     }
-    if (!c.u) {
+    if (!(rawFlash() && c.u)) {
       // Appends beyond what the current record file still takes, then whole new files.
-      var per = s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length, r = d._o._resume;
+      var per = !rawFlash() || s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length, r = d._o._resume;
       var more = 1 + (r < per ? Math.ceil(l / per) : Math.floor(l / r)) - (rs._n - rs._free[rs._unit]);
       need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
     }
@@ -254,12 +250,11 @@ function room(d: Engine, first?: boolean) {
 }
 
 /**
- * Journals the download position, then `next`; with `fresh`, from offset 0. A progress record is
- * written only when the card is, or is about to be, in DFU mode: a reset still takes it out.
+ * Journals the download position, then `next`. A progress record is written only when the card
+ * is, or is about to be, in DFU mode: a reset still takes it out.
  */
-function journal(d: Engine, next: P, fresh?: boolean) {
+function journal(d: Engine, next: P) {
   var w = d._w;
-  if (fresh) afresh(d);
   d._journaled = w._committed;
   if (go(d, next, -1)) append(d._rs as Records, "progress", { q: 0, s: "progress", a: d._rec.a, c: d._img, d: { o: w._committed, k: w._committedCrc }, x: d._mism || undefined }, d._k);
 }
@@ -306,7 +301,7 @@ function step(d: Engine) {
           if (!w._dirty || d._restarted) return fail(d, "flash", e.message);
           d._restarted = true;
           event(d, "copy again: " + e.message);
-          return journal(d, P.Probe, true);
+          return void go(d, P.Fresh);
         }
         if (o._onProgress) {
           t = p.clock() - d._copy0;
@@ -399,17 +394,17 @@ function phase(d: Engine) {
         try { text = String(JSON.parse(text).version); } catch (err) { /* a plain string after all */ }
       }
       res.version = text;
-      if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return refuse(d, "image description incomplete");
-      if (x.type !== undefined && x.type !== "firmware") return refuse(d, "image type " + x.type + " is not firmware");
+      if (!(x.length > 0) || x.length !== Math.floor(x.length) || typeof x.crc32 !== "number") return fail(d, "refused", "image description incomplete", 1);
+      if (x.type !== undefined && x.type !== "firmware") return fail(d, "refused", "image type " + x.type + " is not firmware", 1);
       if (text && text === o._version) {
         res.state = "current";
         return ask(d, { req: "dfu.status", stop: true, status: "already running " + text }, P.Finish);
       }
-      if (!o._downgrade && compareVersions(text, o._version) < 0) return refuse(d, "downgrade from " + o._version + " to " + text + " refused");
-      if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return refuse(d, "image " + text + " was rejected before");
+      if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
+      if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected before", 1);
       t = 1 - (r.a as ImageRef).s;
       slot = (d._cfg as Config).s[t];
-      if (x.length > slot.l) return refuse(d, "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)");
+      if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
       img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
       event(d, "update " + text + " to slot " + t);
       // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
@@ -423,15 +418,13 @@ function phase(d: Engine) {
           return;
         }
       }
-      afresh(d);
-      return void go(d, P.Probe);
+      return void go(d, P.Fresh);
 
     case P.Resumed:
       x = r.d;
       if (e || v !== x.k) {
         event(d, "no resume");
-        afresh(d);
-        return void go(d, P.Probe);
+        return void go(d, P.Fresh);
       }
       begin(w, (d._cfg as Config).s[img.s], img.l, x.o, x.k);
       d._journaled = x.o;
@@ -439,10 +432,16 @@ function phase(d: Engine) {
       event(d, "resume " + x.o);
       return void go(d, P.Probe);
 
+    case P.Fresh:
+      // A copy from offset 0. Its first record waits until the card is, or is about to be, in DFU mode.
+      begin(w, (d._cfg as Config).s[img.s], img.l, 0, 0);
+      d._journaled = -1;
+      return void go(d, P.Probe);
+
     case P.Probe:
       if (e) return fail(d, e.code, e.message);
-      // Right after a fresh copy's first record.
-      if (!w._pos) room(d);
+      // A fresh copy: before its first record, and right after it.
+      if (d._journaled <= 0 && !w._pos) room(d);
       return ask(d, { req: "dfu.get", length: 0 }, P.ProbeRsp);
 
     case P.ProbeRsp:
@@ -465,16 +464,15 @@ function phase(d: Engine) {
       return void go(d, P.Copy);
 
     case P.Enter:
-      if (++d._entries > 10) return fail(d, "card", "DFU mode lost 10 times");
-      event(d, "enter DFU mode");
-      // Journal first: a reset after hub.set still knows to take the card out of DFU mode.
+      // Journal first (then the card is asked again): a reset after hub.set still knows to take
+      // the card out of DFU mode.
       d._entered = true;
-      if (d._journaled < 0) return journal(d, P.Entering);
+      if (d._journaled < 0) return journal(d, P.Probe);
       return void go(d, P.Entering);
 
     case P.Entering:
-      if (e) return fail(d, e.code, e.message);
-      if (!w._pos) room(d);
+      if (++d._entries > 10) return fail(d, "card", "DFU mode lost 10 times");
+      event(d, "enter DFU mode");
       return ask(d, { req: "hub.set", mode: "dfu" }, P.EnterRsp);
 
     case P.EnterRsp:
@@ -486,22 +484,24 @@ function phase(d: Engine) {
       return ask(d, { req: "dfu.get", length: 0 }, P.WaitRsp);
 
     case P.Complete:
-      if (go(d, P.Verify, -1)) leave(d);
-      return;
+      d._left = true;
+      event(d, "leave DFU mode");
+      return ask(d, { req: "hub.set", mode: "dfu-completed" }, P.Verify);
 
     case P.Verify:
       if (w._crc !== img.c) {
         text = "image CRC-32 " + w._crc + ", expected " + img.c;
-        if (d._mism) return refuse(d, text + " twice");
+        if (d._mism) return fail(d, "refused", text + " twice", 1);
         // Once could be a corruption the chunk checks missed: copy it again from the start.
         d._mism = 1;
         d._fail = fault("io", text + "; copying it again");
-        return journal(d, P.Recopy, true);
+        begin(w, (d._cfg as Config).s[img.s], img.l, 0, 0);
+        return journal(d, P.Recopy);
       }
       if (o._verifyMd5 && typeof d._body.md5 === "string") {
         if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
         x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
-        if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return refuse(d, "image MD5 mismatch");
+        if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
       }
       event(d, "verified");
       if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);
@@ -563,22 +563,14 @@ function fail(d: Engine, code: string, text: string, definitive?: number) {
   request(d._c, { req: "dfu.status" }, d._k, 2);
 }
 
-/** A definitive failure: the image itself is refused. */
-function refuse(d: Engine, text: string) {
-  fail(d, "refused", text, 1);
-}
-
 /** Every exit: leave DFU mode if we entered it, then report (phase Done). */
 function finish(d: Engine, err: Fault | null) {
   d._fail = err;
   d._ph = P.Done;
-  if (d._entered && !d._left) return leave(d);
+  if (d._entered && !d._left) {
+    d._left = true;
+    event(d, "leave DFU mode");
+    return request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._k, 2);
+  }
   step(d);
-}
-
-/** Takes the card out of DFU mode; the current phase gets the answer. */
-function leave(d: Engine) {
-  d._left = true;
-  event(d, "leave DFU mode");
-  request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._k, 2);
 }

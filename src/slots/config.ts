@@ -1,6 +1,7 @@
-// The layout as provisioning validated and stored it (Storage file "dfu.cfg", the same object the
-// boot selector carries in .boot0). The runtime trusts no other: a layout given to setup() must
-// equal it, so nothing is ever erased by a layout that was not checked against the flash geometry.
+// The layout as provisioning validated and stored it: the first line of .boot0, a comment that the
+// boot selector below it reads too (one copy of it in Storage). The runtime trusts no other: a
+// layout given to setup() must equal it, so nothing is ever erased by a layout that was not
+// checked against the flash geometry.
 import { fault, Fault } from "../errors";
 import { StoragePort } from "../ports";
 
@@ -31,7 +32,7 @@ export interface Slot {
   l: number;
 }
 
-/** dfu.cfg: short keys, because the selector and the runtime both carry them. */
+/** The stored layout: short keys, because the selector and the runtime both read them. */
 export interface Config {
   /** board profile name, or "" */
   b: string;
@@ -52,13 +53,14 @@ export interface Config {
   k: number;
 }
 
-export var CONFIG_FILE = "dfu.cfg";
+export var BOOT_FILE = ".boot0";
 
 /** The stored configuration; null when not provisioned; a layout fault when options disagree with it. */
 export function readConfig(storage: StoragePort, board?: string, layout?: Layout): Config | null | Fault {
-  var text = storage.read(CONFIG_FILE), c: Config;
-  if (text === undefined) return null;
-  try { c = JSON.parse(text); } catch (e) { return fault("layout", CONFIG_FILE + " damaged"); }
+  var text = storage.read(BOOT_FILE), c: Config;
+  // "//{...}" then a newline: ours. Anything else (or nothing) is not provisioned.
+  if (!text || text.indexOf("//{")) return null;
+  try { c = JSON.parse(text.substring(2, text.indexOf("\n"))); } catch (e) { return fault("layout", BOOT_FILE + " damaged"); }
   if (board && board !== c.b) return fault("layout", "provisioned for " + (c.b || "a layout") + ", not " + board);
   if (layout && !sameLayout(layout, c)) return fault("layout", "not the provisioned layout");
   return c;

@@ -6,8 +6,9 @@
 //
 // Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…]. Only the
 // words holding data are programmed; the tail stays erased, and no word is programmed twice.
+import { rawFlash } from "../build";
 import { fault, Fault } from "../errors";
-import { Ports, writeFile } from "../ports";
+import { Ports } from "../ports";
 import { Config } from "./config";
 import { Event, State, transitions } from "./states";
 
@@ -79,7 +80,7 @@ export function load(rs: Records): BootRecord | null {
   for (u = 0; u < 2; u++) {
     rs._free[u] = rs._n;
     for (i = 0; i < rs._n; i++) {
-      s = c.u ? p.natives.text(p.flash.read(RECORD_SIZE, c.u[u] + i * RECORD_SIZE)) : p.storage.read((c.r.f as string[])[u], i * RECORD_SIZE, RECORD_SIZE);
+      s = rawFlash() && c.u ? p.natives.text(p.flash.read(RECORD_SIZE, c.u[u] + i * RECORD_SIZE)) : p.storage.read((c.r.f as string[])[u], i * RECORD_SIZE, RECORD_SIZE);
       // All 0xFF: the first free record slot. Else: [CRC-32][length][JSON], or torn or garbage.
       if (!s || !/[^\xff]/.test(s)) {
         rs._free[u] = i;
@@ -132,7 +133,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
     // Compaction (or the first record): start the other unit afresh; the old one keeps the latest.
     rs._to = rs._latest ? 1 - rs._unit : 0;
     rs._at = 0;
-    rs._erase = rs._c.u ? rs._c.u[rs._to] : 0;
+    rs._erase = rawFlash() && rs._c.u ? rs._c.u[rs._to] : 0;
   }
   appendStep(rs);
 }
@@ -142,7 +143,7 @@ export function appendStep(rs: Records) {
   var p = rs._p, c = rs._c, u = rs._to, pg: { addr: number; length: number };
   try {
     if (rs._erase >= 0) {
-      if (c.u) {
+      if (rawFlash() && c.u) {
         pg = p.flash.getPage(rs._erase) as { addr: number; length: number };
         p.flash.erasePage(pg.addr);
         rs._erase = pg.addr + pg.length < c.u[u] + c.z ? pg.addr + pg.length : -1;
@@ -153,9 +154,9 @@ export function appendStep(rs: Records) {
       rs._free[u] = 0;
       return void p.timers.set(rs._tick, 0);
     }
-    if (c.u) p.flash.write(rs._bytes, c.u[u] + rs._at * RECORD_SIZE);
+    if (rawFlash() && c.u) p.flash.write(rs._bytes, c.u[u] + rs._at * RECORD_SIZE);
     else {
-      writeFile(p.storage, (c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z);
+      if (!p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z)) throw "Storage.write failed";
       // The first record of a fresh file: the other file is now older than it, and only takes room.
       if (!rs._at) p.storage.erase((c.r.f as string[])[1 - u]);
     }

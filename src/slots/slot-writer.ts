@@ -3,9 +3,10 @@
 // one native pass per chunk. Data is written from where it lies (the decoded chunk), through views:
 // no copy. Slots are raw flash ({a, l}: pages from Flash.getPage as they come) or a Storage file.
 // Also scans a slot's CRC-32 (resume check), one piece per turn.
+import { rawFlash } from "../build";
 import { crcPrefix } from "../dfu/crc32";
 import { fault, Fault } from "../errors";
-import { Data, Ports, writeFile } from "../ports";
+import { Data, Ports } from "../ports";
 import { Slot } from "./config";
 
 export interface Writer {
@@ -87,7 +88,7 @@ export function write(w: Writer, data: Data, off: number, n: number, pre: boolea
 }
 
 export function readSlot(p: Ports, s: Slot, off: number, n: number): Data {
-  return s.f === undefined ? p.flash.read(n, (s.a as number) + off) : p.storage.read(s.f, off, n) || "";
+  return rawFlash() && s.f === undefined ? p.flash.read(n, (s.a as number) + off) : p.storage.read(s.f as string, off, n) || "";
 }
 
 /** The start (or, with `end`, the end) of the raw page that holds slot offset `off`, as a slot offset. */
@@ -97,7 +98,7 @@ function page(w: Writer, off: number, end?: boolean): number {
 }
 
 export function writerStep(w: Writer) {
-  var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n, raw = s.f === undefined, data = w._data as string, back: Data;
+  var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n, raw = rawFlash() && s.f === undefined, data = w._data as string, back: Data;
   var from = w._piece, stop: number, pe: number, src: number, n: number, n4: number, have: string, buf = w._buf;
   if (buf) {
     if (w._at >= w._upto) return done(w, null, w._crc);
@@ -180,6 +181,6 @@ export function writerStep(w: Writer) {
 
 function program(w: Writer, off: number, data: Uint8Array) {
   var p = w._p, s = w._slot;
-  if (s.f === undefined) p.flash.write(data, (s.a as number) + off);
-  else writeFile(p.storage, s.f, data, off, (w._total + 3) & ~3);
+  if (rawFlash() && s.f === undefined) p.flash.write(data, (s.a as number) + off);
+  else if (!p.storage.write(s.f as string, data, off, (w._total + 3) & ~3)) throw "Storage.write failed";
 }

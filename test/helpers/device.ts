@@ -4,7 +4,6 @@ import { strict as assert } from "assert";
 import { loadBundle, loadInstall, loadMd5, SimBoard } from "../../sim/board";
 import { PowerCut } from "../../sim/power";
 
-const NotecardDFU = loadBundle();
 export const Install = loadInstall();
 export const Md5 = loadMd5();
 
@@ -17,7 +16,8 @@ export function device(board: SimBoard, version: string, options: { [k: string]:
   // A resume point at every page, unless a test says otherwise (resumeEvery: undefined is the
   // default spacing): the small images of the tests then resume mid-copy.
   const all = Object.assign(board.ports(), base, { version, resumeEvery: 0 }, options);
-  const dfu = NotecardDFU.setup(all);
+  // A board's profile runs the build the README gives it; a custom layout the full one.
+  const dfu = loadBundle(options.layout ? undefined : board.name).setup(all);
   dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => Install.provision(all, code, cb);
   dfu.installBoot = () => Install.installBoot(all);
   return dfu;

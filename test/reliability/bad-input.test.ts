@@ -151,16 +151,19 @@ describe("bad-input catalogue", function () {
     assert.equal(checkErr.code, "layout");
   });
 
-  it("a damaged stored layout (dfu.cfg) is refused by the runtime, which then touches nothing", function () {
+  it("a damaged stored layout (the first line of .boot0) is refused by the runtime, which then touches nothing", function () {
     const board = ready({ name: "", state: "", error: /x/ });
-    board.storage.erase("dfu.cfg");
-    board.storage.write("dfu.cfg", '{"b":"LINUX","s":[{"a":2');
+    const boot0 = board.storage.read(".boot0") as string;
+    board.storage.write(".boot0", '//{"b":"LINUX","s":[{"a":2' + boot0.substring(boot0.indexOf("\n")));
+    const flash = Buffer.from(board.flash.mem);
     const { err, result } = check(board, device(board, "1.0.0"));
     assert.equal(result.state, "retry");
     assert.equal(err.code, "layout");
-    assert.match(err.message, /dfu\.cfg damaged/);
+    assert.match(err.message, /\.boot0 damaged/);
     assert.ok(board.card.image, "the Notecard keeps its image");
-    assert.equal(board.boot().ran, "1.0.0", "the selector has its own copy of the layout");
+    assert.ok(flash.equals(Buffer.from(board.flash.mem)), "flash and Storage unchanged");
+    board.storage.write(".boot0", boot0);
+    assert.equal(board.boot().ran, "1.0.0");
   });
 
   it("a layout other than the provisioned one is refused by the runtime", function () {
