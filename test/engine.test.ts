@@ -720,19 +720,19 @@ describe("update engine (built bundle)", function () {
       return "2.0.0";
     }
 
-    // Room for what the update writes to Storage up to its restart: the new slot file (header and
-    // padding) and, with one record per 256-byte record file, a file for each append: before DFU
-    // mode, every 4 KiB resume point (the last at the end) and verified (an 8 KiB file: 4). The
-    // first is checked for before that record, the rest after it, once the slot's old file and the
-    // older record file are gone.
+    // Room for what the update writes to Storage up to the report after its restart: the new slot
+    // file (header and padding) and, with one record per 256-byte record file, a file for each
+    // append: before DFU mode, every 4 KiB resume point (the last at the end), verified, and the
+    // trial boot's, confirm's and the report's (an 8 KiB file: 7). The first is checked for before
+    // that record, the rest after it, once the slot's old file and the older record file are gone.
     const roomCases: [string, string, number, number, number?][] = [
-      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (256 + 32), 0],
-      // With the default resumeEvery, an 8 KiB copy has no resume point: 2 files.
-      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 2 * (256 + 32), undefined],
-      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 3 appends, four
+      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 7 * (256 + 32), 0],
+      // With the default resumeEvery, an 8 KiB copy has no resume point: 5 files.
+      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (256 + 32), undefined],
+      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 6 appends, four
       // per 1 KB record file. Provisioning, the v2 update and its boot leave one record free in
-      // the current file: the first record fills it, the other two start one new file.
-      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 1024 + 32, 0]
+      // the current file: the first record fills it, the other five start two new files.
+      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 2 * (1024 + 32), 0]
     ];
     for (const [what, name, size, need, resumeEvery] of roomCases) {
       it(`compacts before the copy exactly when Storage's free tail is short of what the update writes there: ${what}`, function () {
