@@ -597,7 +597,7 @@ describe("update engine (built bundle)", function () {
       assert.equal(check(bad, device(bad, "1.0.0", { verifyMd5: true })).err.message, "image MD5 mismatch");
     });
 
-    it("fails cleanly when the record of a report cannot be written, and reports again next time", function () {
+    it("fails cleanly when a report cannot be marked in its record, and reports again next time", function () {
       const { board } = ready({ size: 6000 });
       check(board, device(board, "1.0.0"));
       board.boot();
@@ -605,7 +605,8 @@ describe("update engine (built bundle)", function () {
       const write = board.flash.write.bind(board.flash);
       let fail = true;
       board.flash.write = (data: any, addr: number) => {
-        if (fail && addr >= 0x1001e400 && Buffer.from(data).toString("latin1").indexOf('"p":1') >= 0) { fail = false; throw new Error("Flash write failed"); }
+        // The mark: the latest record's last word, zeroed.
+        if (fail && addr >= 0x1001e400 && data.length === 4 && (addr - 0x1001e400 + 4) % 256 === 0) { fail = false; throw new Error("Flash write failed"); }
         return write(data, addr);
       };
       const { err, result } = check(board, device(board, "2.0.0"));
@@ -720,19 +721,20 @@ describe("update engine (built bundle)", function () {
       return "2.0.0";
     }
 
-    // Room for what the update writes to Storage up to the report after its restart: the new slot
+    // Room for what the update writes to Storage up to confirm after its restart: the new slot
     // file (header and padding) and, with one record per 256-byte record file, a file for each
     // append: before DFU mode, every 4 KiB resume point (the last at the end), verified, and the
-    // trial boot's, confirm's and the report's (an 8 KiB file: 7). The first is checked for before
-    // that record, the rest after it, once the slot's old file and the older record file are gone.
+    // trial boot's and confirm's (an 8 KiB file: 6; the report writes in place). The first is
+    // checked for before that record, the rest after it, once the slot's old file and the older
+    // record file are gone.
     const roomCases: [string, string, number, number, number?][] = [
-      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 7 * (256 + 32), 0],
-      // With the default resumeEvery, an 8 KiB copy has no resume point: 5 files.
-      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 5 * (256 + 32), undefined],
-      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 6 appends, four
+      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 6 * (256 + 32), 0],
+      // With the default resumeEvery, an 8 KiB copy has no resume point: 4 files.
+      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (256 + 32), undefined],
+      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 5 appends, four
       // per 1 KB record file. Provisioning, the v2 update and its boot leave one record free in
-      // the current file: the first record fills it, the other five start two new files.
-      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 2 * (1024 + 32), 0]
+      // the current file: the first record fills it, the other four start one new file.
+      ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 1024 + 32, 0]
     ];
     for (const [what, name, size, need, resumeEvery] of roomCases) {
       it(`compacts before the copy exactly when Storage's free tail is short of what the update writes there: ${what}`, function () {
@@ -901,14 +903,15 @@ describe("update engine (built bundle)", function () {
     // [CRC-32 LE][length LE16][JSON] with the CRC over the length and the JSON.
     const UNIT = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000], SIZE = 256;
     function scan(board: SimBoard) {
-      const mem = board.flash.mem, found: { u: number; i: number; q: number; json: string; crc: boolean }[] = [], free = [-1, -1];
+      const mem = board.flash.mem, found: { u: number; i: number; q: number; json: string; crc: boolean; reported: boolean }[] = [], free = [-1, -1];
       for (let u = 0; u < 2; u++) {
         for (let i = 0; i < 4096 / SIZE; i++) {
           const rec = mem.subarray(UNIT[u] + i * SIZE, UNIT[u] + (i + 1) * SIZE);
           if (rec.every((b) => b === 0xff)) { if (free[u] < 0) free[u] = i; continue; }
           const n = rec[4] | (rec[5] << 8), json = Buffer.from(rec.subarray(6, 6 + n)).toString("latin1");
           const crc = (rec[0] | (rec[1] << 8) | (rec[2] << 16) | (rec[3] << 24)) >>> 0;
-          try { found.push({ u, i, q: JSON.parse(json).q, json, crc: nodeNatives.crc32(rec.subarray(4, 6 + n)) === crc }); } catch (e) { /* not a record */ }
+          const reported = rec.subarray(SIZE - 4).some((b) => b !== 0xff);
+          try { found.push({ u, i, q: JSON.parse(json).q, json, crc: nodeNatives.crc32(rec.subarray(4, 6 + n)) === crc, reported }); } catch (e) { /* not a record */ }
         }
       }
       const latest = found.reduce((a, b) => (b.q > a.q ? b : a));
@@ -986,9 +989,16 @@ describe("update engine (built bundle)", function () {
       const reverted = JSON.parse(scan(board).latest.json);
       assert.equal(reverted.s, "reverted");
       assert.equal(reverted.r, "not confirmed after 3 boots");
+      const before = scan(board).found.length;
       check(board, device(board, a));
       const { latest, found } = scan(board);
-      assert.equal(JSON.parse(latest.json).p, 1, "the revert was reported");
+      // Reported in place: the revert record's last word, no record of its own.
+      assert.equal(found.length, before);
+      assert.equal(JSON.parse(latest.json).s, "reverted");
+      assert.ok(latest.reported, "the revert was reported");
+      assert.deepEqual(requests(board, "dfu.status", (r) => /^rejected /.test(r.err || "")).map((l) => l.req.err), ["rejected " + b.substr(0, 32) + ": not confirmed after 3 boots"]);
+      check(board, device(board, a));
+      assert.equal(requests(board, "dfu.status", (r) => /^rejected /.test(r.err || "")).length, 1, "reported once");
       assert.ok(found.every((f) => f.crc), "every record passes its CRC");
       const longest = Math.max(...found.map((f) => f.json.length));
       assert.ok(longest > 180 && longest <= SIZE - 6, String(longest));

@@ -18,13 +18,13 @@ const inStorage = (n: number) => 32 + ((n + 3) & ~3);
  * Record files an update into `slot` may start after its first record, the most the engine's
  * room() reserves then: appends at each resume point (every 4 KiB of a Storage file, each page of
  * raw flash, as large as the slot's first, at least the default RESUME_EVERY apart), once verified
- * and after the restart (trial boot, confirm, report), a new file every (record length /
- * RECORD_SIZE) appends.
+ * and after the restart (trial boot, confirm; the report writes no record), a new file every
+ * (record length / RECORD_SIZE) appends.
  */
 function recordFiles(b: any, slot: any): number {
   const page = slot.file !== undefined ? 4096 : GEOMETRIES[b.name].pages.find((pg) => pg.addr <= slot.addr && slot.addr < pg.addr + pg.length)!.length;
   const resumes = RESUME_EVERY < page ? Math.ceil(slot.length / page) : Math.floor(slot.length / RESUME_EVERY);
-  return Math.ceil((4 + resumes) / Math.floor(b.layout.record.length / RECORD_SIZE));
+  return Math.ceil((3 + resumes) / Math.floor(b.layout.record.length / RECORD_SIZE));
 }
 
 /**
@@ -54,7 +54,7 @@ export function boardsTable(root: string): string {
   const lines = ["| board | slots | boot record | largest app, sustainable | Storage left | memory-mapped | chunk | mode | I2C |", "|---|---|---|---|---|---|---|---|---|"];
   for (const b of rows) {
     const a = largestApp(root, b);
-    lines.push(`| ${b.name} | ${b.layout.slots.map(slot).join(", ")} | ${rec(b.layout.record)} | ${kb(a.bytes)} | ${kb(a.storageLeft)} | ${b.memoryMapped ? "yes" : "no"} | ${b.chunkSize} | ${b.mode} | ${b.i2c.bus}: ${b.i2c.pins} |`);
+    lines.push(`| ${b.name} | ${b.layout.slots.map(slot).join(", ")} | ${rec(b.layout.record)} | ${a.bytes / 1024} KB | ${kb(a.storageLeft)} | ${b.memoryMapped ? "yes" : "no"} | ${b.chunkSize} | ${b.mode} | ${b.i2c.bus}: ${b.i2c.pins} |`);
   }
   return lines.join("\n");
 }

@@ -222,7 +222,8 @@ function event(d: Engine, text: string) {
  * Storage compacts when its free tail cannot take the new file (header and padding included) and
  * the record files the rest may start: appends at each resume point (every 4 KiB of a file, every
  * page of raw flash, as large as the slot's first, and at least _resume apart), once verified and,
- * after the restart, the trial boot's, confirm's and the report's, a new file every _n appends.
+ * after the restart, the trial boot's and confirm's (the report marks confirm's record in place),
+ * a new file every _n appends.
  * So a compaction happens here, before the card is in DFU mode, and not in the records after.
  */
 function room(d: Engine) {
@@ -240,7 +241,7 @@ function room(d: Engine) {
     if (!(rawFlash() && c.u)) {
       // Appends beyond what the current record file still takes, then whole new files.
       var per = !rawFlash() || s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length, r = d._o._resume;
-      var more = 4 + (r < per ? Math.ceil(l / per) : Math.floor(l / r)) - (rs._n - rs._free[rs._unit]);
+      var more = 3 + (r < per ? Math.ceil(l / per) : Math.floor(l / r)) - (rs._n - rs._free[rs._unit]);
       need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
     }
   }
@@ -361,7 +362,7 @@ function phase(d: Engine) {
         d._e = null;
         return void go(d, P.Checked);
       }
-      if (go(d, P.Checked, -1)) append(d._rs as Records, "reported", { q: 0, s: r.s, a: r.a, b: r.b, c: r.c, r: r.r, p: 1 }, d._k);
+      if (go(d, P.Checked, -1)) append(d._rs as Records, "reported", r, d._k);
       return;
 
     case P.Checked:

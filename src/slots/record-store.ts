@@ -4,8 +4,10 @@
 // before, during or after any operation leaves the previous latest record readable. A Storage unit
 // left behind is erased once the other holds the latest record: one record file stays, not two.
 //
-// Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…]. Only the
-// words holding data are programmed; the tail stays erased, and no word is programmed twice.
+// Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…][reported].
+// Only the words holding data are programmed; the tail stays erased, and no word is programmed
+// twice. The last word, outside the CRC, is zeroed once the outcome the record holds was reported
+// to the Notecard: that needs no record of its own, and so no Storage file.
 import { rawFlash } from "../build";
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
@@ -13,7 +15,7 @@ import { Config } from "./config";
 import { Event, State, transitions } from "./states";
 
 export var RECORD_SIZE = 256;
-/** Longest version and reason text kept in a record: the longest record (test/boot.test.ts) then fits. */
+/** Longest version and reason text kept in a record: the longest record (test/engine.test.ts) then fits. */
 export var TEXT_MAX = 32;
 
 export interface ImageRef {
@@ -92,6 +94,7 @@ export function load(rs: Records): BootRecord | null {
         try { r = JSON.parse(s.substr(6, n)); } catch (e) { /* damaged */ }
       }
       if (r && typeof r.q === "number" && typeof r.s === "string" && (!rs._latest || r.q > rs._latest.q)) {
+        if (/[^\xff]/.test(s.substr(RECORD_SIZE - 4))) r.p = 1;
         rs._latest = r;
         rs._unit = u;
       }
@@ -100,10 +103,25 @@ export function load(rs: Records): BootRecord | null {
   return rs._latest;
 }
 
-/** Appends the record for `event` from the latest state; cb(err) after the last flash operation. */
+/**
+ * Appends the record for `event` from the latest state; cb(err) after the last flash operation.
+ * "reported" appends nothing: it zeroes the latest record's last word (`rec` is that record).
+ */
 export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fault | null) => void) {
   var p = rs._p, from = rs._latest ? rs._latest.s : "none", to = (transitions()[from] as any)[event], i: number;
   if (!to) return cb(fault("internal", "record: " + from + " " + event));
+  rs._cb = cb;
+  rs._erase = -1;
+  rs._busy = true;
+  rs._to = rs._unit;
+  if (event === "reported") {
+    // The latest record is the last one written in its unit.
+    rec.p = 1;
+    rs._rec = rec;
+    rs._bytes = new Uint8Array(4);
+    rs._at = rs._free[rs._unit] - 1;
+    return appendStep(rs);
+  }
   rec.s = to;
   rec.q = rs._latest ? rs._latest.q + 1 : 1;
   for (i = 0; i < 3; i++) {
@@ -112,7 +130,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   }
   if (rec.r) rec.r = rec.r.substr(0, TEXT_MAX);
   var json = JSON.stringify(rec), n = json.length, out = new Uint8Array((n + 9) & ~3), crc: number;
-  if (n > RECORD_SIZE - 6) return cb(fault("internal", "record too long"));
+  if (n > RECORD_SIZE - 10) return cb(fault("internal", "record too long"));
   out.fill(0xff);
   p.natives.put(out, json, 6);
   out[4] = n & 0xff;
@@ -124,11 +142,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   out[3] = crc >>> 24;
   rs._bytes = out;
   rs._rec = rec;
-  rs._cb = cb;
-  rs._to = rs._unit;
   rs._at = rs._free[rs._unit];
-  rs._erase = -1;
-  rs._busy = true;
   if (!rs._latest || rs._at >= rs._n) {
     // Compaction (or the first record): start the other unit afresh; the old one keeps the latest.
     rs._to = rs._latest ? 1 - rs._unit : 0;
@@ -154,9 +168,11 @@ export function appendStep(rs: Records) {
       rs._free[u] = 0;
       return void p.timers.set(rs._tick, 0);
     }
-    if (rawFlash() && c.u) p.flash.write(rs._bytes, c.u[u] + rs._at * RECORD_SIZE);
+    // A record at its place, or the 4-byte reported word at its record's end.
+    var at = rs._at * RECORD_SIZE + (rs._bytes.length > 4 ? 0 : RECORD_SIZE - 4);
+    if (rawFlash() && c.u) p.flash.write(rs._bytes, c.u[u] + at);
     else {
-      if (!p.storage.write((c.r.f as string[])[u], rs._bytes, rs._at * RECORD_SIZE, c.z)) throw "Storage.write failed";
+      if (!p.storage.write((c.r.f as string[])[u], rs._bytes, at, c.z)) throw "Storage.write failed";
       // The first record of a fresh file: the other file is now older than it, and only takes room.
       if (!rs._at) p.storage.erase((c.r.f as string[])[1 - u]);
     }

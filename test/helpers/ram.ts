@@ -30,11 +30,12 @@ function app(version: string, size: number): string {
   return head + "/*" + "x".repeat(Math.max(0, size - head.length - 4)) + "*/";
 }
 
-export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024): RamFigures {
+/** `runtime`: the build stored, the full one or the Storage-only one (dist/storage/). */
+export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024, runtime = "dist/NotecardDFU.pretok"): RamFigures {
   const dir = tempDir();
   const slot = Math.ceil((imageBytes + 512) / 1024) * 1024;
   const layout = `{ slots: [{ file: "dfu.0", length: ${slot} }, { file: "dfu.1", length: ${slot} }], record: { files: ["dfu.r0", "dfu.r1"], length: 2048 } }`;
-  storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
+  storeFile(bin, dir, runtime, "NotecardDFU");
   storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
   const image = app("2.0.0", imageBytes);
   const bytes = Buffer.from(image, "latin1");
