@@ -1,7 +1,7 @@
 // NotecardDFUInstall: everything needed once, at provisioning. It checks a layout against the
 // board's flash geometry, installs the boot selector as .boot0 with the layout as its first line
-// (what the runtime and the selector read) and copies the application into slot 0. Erase it from Storage
-// afterwards: the runtime (NotecardDFU) never needs it.
+// (what the runtime and the selector read) and copies the application into slot 0. Erase it from
+// Storage afterwards: the runtime (NotecardDFU) never needs it.
 import { BOARDS } from "notecard-dfu:boards";
 import SELECTOR from "./boot/selector.boot.js";
 import { BootInfo, info } from "./boot/trial";

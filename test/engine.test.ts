@@ -768,6 +768,17 @@ describe("update engine (built bundle)", function () {
       assert.equal(files(), 1, "after confirm");
       assert.equal(device(board, "2.0.0").info().state, "confirmed");
       assert.equal(board.boot().ran, "2.0.0");
+      // A cycle that ends after one record (the chunks keep failing): that record is in the other
+      // file, and the older one went.
+      board.card.stage({ data: bytes(appImage("3.0.0", { size: 8000 })), version: "3.0.0" });
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.length > 0 ? { err: "flash busy" } : rsp);
+      assert.equal(check(board, device(board, "2.0.0", { chunkRetries: 0 })).result.state, "retry");
+      assert.equal(device(board, "2.0.0").info().state, "progress");
+      assert.deepEqual(board.storage.list().filter((f) => /^dfu\.r[01]$/.test(f)), ["dfu.r1"]);
+      // Its two records later, one file again.
+      board.card.mutate = undefined;
+      assert.equal(check(board, device(board, "2.0.0")).result.state, "updated");
+      assert.equal(files(), 1, "after the next update");
     });
 
     // What a cut in a new file's header leaves when its size was written and its name only in part.
@@ -854,19 +865,32 @@ describe("update engine (built bundle)", function () {
       assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
     });
 
-    it("the Storage-only build refuses a raw layout, and touches nothing", function () {
-      const { board } = ready();
-      const StorageOnly = require(resolve(packageRoot(), "dist/storage/NotecardDFU.js"));
-      const flash = Buffer.from(board.flash.mem);
-      const dfu = StorageOnly.setup(Object.assign(board.ports(), { board: "LINUX", version: "1.0.0" }));
-      const { err, result } = check(board, dfu);
-      assert.equal(result.state, "retry");
-      assert.equal(err.code, "layout");
-      assert.equal(err.message, "raw flash: needs the full build");
-      assert.ok(flash.equals(Buffer.from(board.flash.mem)), "flash and Storage unchanged");
-      assert.ok(board.card.image, "the Notecard keeps its image");
-      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated", "the full build updates it");
-    });
+    // A raw slot 0, a raw slot 1, or a raw record alone is enough to be refused.
+    const rawLayouts: [string, string, any][] = [
+      ["the LINUX profile (all raw)", "LINUX", undefined],
+      ["the PICO profile (slot 0 raw)", "PICO", undefined],
+      ["slot 1 raw (PICO)", "PICO", { slots: [{ file: "dfu.0", length: 16384 }, { addr: 0x08060000, length: 131072 }], record: { files: ["dfu.r0", "dfu.r1"], length: 1024 } }],
+      ["Storage-file slots, a raw record in the reservation (LINUX)", "LINUX", { slots: [{ file: "dfu.0", length: 16384 }, { file: "dfu.1", length: 16384 }], record: { addr: 0x1001e400, length: 8192 }, reserve: { file: "dfu.area", length: 132064 } }]
+    ];
+    for (const [what, name, layout] of rawLayouts) {
+      it(`the Storage-only build refuses a raw layout, and touches nothing: ${what}`, function () {
+        const board = new SimBoard({ board: name });
+        board.saveApp(appImage("1.0.0"));
+        // Custom layouts: the Pico's Storage is mapped, and Linux's place is the profile's `storage`.
+        provision(board, device(board, "1.0.0", layout ? { layout, memoryMapped: name === "PICO", storageAddr: name === "LINUX" ? 0x10000000 : undefined } : {}));
+        board.card.stage({ data: bytes(appImage("2.0.0", { size: 8000 })), version: "2.0.0" });
+        const StorageOnly = require(resolve(packageRoot(), "dist/storage/NotecardDFU.js"));
+        const flash = Buffer.from(board.flash.mem);
+        const dfu = StorageOnly.setup(Object.assign(board.ports(), layout ? { layout } : { board: name }, { version: "1.0.0" }));
+        const { err, result } = check(board, dfu);
+        assert.equal(result.state, "retry");
+        assert.equal(err.code, "layout");
+        assert.equal(err.message, "raw flash: needs the full build");
+        assert.ok(flash.equals(Buffer.from(board.flash.mem)), "flash and Storage unchanged");
+        assert.ok(board.card.image, "the Notecard keeps its image");
+        assert.equal(check(board, device(board, "1.0.0", layout ? { layout } : {})).result.state, "updated", "the full build updates it");
+      });
+    }
 
     it("fails the cycle cleanly when a boot record cannot be written", function () {
       const { board } = ready();

@@ -77,6 +77,7 @@ export interface Engine {
   _rec: BootRecord;
   _body: Response;
   _img: ImageRef;
+  /** the card is, or may be, in DFU mode for this download: leave it at the end */
   _entered: boolean;
   _left: boolean;
   _keep: number;
@@ -84,6 +85,7 @@ export interface Engine {
   _tries: number;
   _copy0: number;
   _from: number;
+  /** committed offset of the copy's last progress record; -1 before a fresh copy's first */
   _journaled: number;
   _entries: number;
   _restarted: boolean;
@@ -215,16 +217,16 @@ function event(d: Engine, text: string) {
 }
 
 /**
- * Makes room in Storage so that no Storage write of the update up to the restart runs an implicit
- * compaction, for a copy from offset 0. Before its first record: files left by a torn header go,
+ * Makes room in Storage so that no Storage write of the update, up to confirm after its restart,
+ * runs an implicit compaction, for a copy from offset 0. Before its first record: files left by a torn header go,
  * and Storage compacts if its free tail cannot take the record file that record may start. Right
  * after it (the slot's old file is the last resort until that record): the old file goes, and
  * Storage compacts when its free tail cannot take the new file (header and padding included) and
  * the record files the rest may start: appends at each resume point (every 4 KiB of a file, every
  * page of raw flash, as large as the slot's first, and at least _resume apart), once verified and,
  * after the restart, the trial boot's and confirm's (the report marks confirm's record in place),
- * a new file every _n appends.
- * So a compaction happens here, before the card is in DFU mode, and not in the records after.
+ * a new file every _n appends. So Storage compacts here, before the copy, and not in the records
+ * after it.
  */
 function room(d: Engine) {
   var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;

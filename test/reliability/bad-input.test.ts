@@ -166,6 +166,15 @@ describe("bad-input catalogue", function () {
     assert.equal(board.boot().ran, "1.0.0");
   });
 
+  it("a .boot0 that is not the selector (no layout line) means not provisioned, not a damaged layout", function () {
+    const board = ready({ name: "", state: "", error: /x/ });
+    board.storage.write(".boot0", 'print("someone else\'s boot code");\n');
+    const { err, result } = check(board, device(board, "1.0.0"));
+    assert.equal(result.state, "unprovisioned");
+    assert.equal(err.code, "layout");
+    assert.equal(err.message, "not provisioned");
+  });
+
   it("a layout other than the provisioned one is refused by the runtime", function () {
     const board = ready({ name: "", state: "", error: /x/ });
     const layout = { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } };
