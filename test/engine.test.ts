@@ -597,6 +597,36 @@ describe("update engine (built bundle)", function () {
       assert.equal(check(bad, device(bad, "1.0.0", { verifyMd5: true })).err.message, "image MD5 mismatch");
     });
 
+    it("takes the card out of DFU mode after a reset mid-copy, even when no update follows", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 8192) board.rail.down = true; } })), PowerCut);
+      board.boot();
+      assert.equal(board.card.hubMode, "dfu", "the card stayed in DFU mode");
+      board.card.dfuMode = "idle";
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.equal(result.state, "idle");
+      assert.equal(board.card.hubMode, "periodic");
+    });
+
+    it("enters DFU mode at most 10 times in a cycle, then gives up", function () {
+      const { board } = ready({ size: 20000, notecard: { needsDfuMode: true, dfuEntryMs: 100 } });
+      board.card.onRequest = (req: any) => { if (req.req === "dfu.get" && req.length > 0) board.card.leaveDfuMode(); };
+      const { err } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
+      assert.equal(err.message, "DFU mode lost 10 times");
+      assert.equal(requests(board, "hub.set", (r) => r.mode === "dfu").length, 10);
+      assert.equal(board.card.hubMode, "periodic");
+    });
+
+    it("retries a chunk that fails its checks on a card without crc (the MD5 check is for whole chunks only)", function () {
+      const { board } = ready({ size: 6000, notecard: { crc: false } });
+      let once = 0;
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.offset === 2048 && !once++ ? Object.assign({}, rsp, { payload: rsp.payload.slice(0, -8) }) : rsp);
+      const events: string[] = [];
+      const { result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
+      assert.equal(result.state, "updated");
+      assert.ok(events.includes("chunk 2048: payload is 2043 bytes, asked for 2048"), events.join(" | "));
+    });
+
     it("fails cleanly when a report cannot be marked in its record, and reports again next time", function () {
       const { board } = ready({ size: 6000 });
       check(board, device(board, "1.0.0"));
@@ -731,6 +761,9 @@ describe("update engine (built bundle)", function () {
       ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 6 * (256 + 32), 0],
       // With the default resumeEvery, an 8 KiB copy has no resume point: 4 files.
       ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (256 + 32), undefined],
+      // resumeEvery equal to the 4 KiB step: 8000 bytes have one resume point (4096; the end is
+      // only 3904 bytes further): 5 files.
+      ["a Storage-file slot, resumeEvery one 4 KiB step (PUCKJS)", "PUCKJS", 8000, 8000 + 36 + 5 * (256 + 32), 4096],
       // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 5 appends, four
       // per 1 KB record file. Provisioning, the v2 update and its boot leave one record free in
       // the current file: the first record fills it, the other four start one new file.
@@ -779,6 +812,62 @@ describe("update engine (built bundle)", function () {
       board.card.mutate = undefined;
       assert.equal(check(board, device(board, "2.0.0")).result.state, "updated");
       assert.equal(files(), 1, "after the next update");
+    });
+
+    it("erases a file a torn header left also where the slots are Storage files and the record is raw (LINUX)", function () {
+      const layout = { slots: [{ file: "dfu.0", length: 16384 }, { file: "dfu.1", length: 16384 }], record: { addr: 0x1001e400, length: 8192 }, reserve: { file: "dfu.area", length: 132064 } };
+      const board = new SimBoard({ board: "LINUX" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0", { layout, storageAddr: 0x10000000 }));
+      board.card.stage({ data: bytes(appImage("2.0.0", { size: 8000 })), version: "2.0.0" });
+      board.storage.write("dfu\xff\xff", "x".repeat(100));
+      assert.equal(check(board, device(board, "1.0.0", { layout })).result.state, "updated");
+      assert.equal(board.storage.read("dfu\xff\xff"), undefined);
+    });
+
+    // The first record's file, before the rest: with exactly its room free no compaction comes
+    // before it; 4 bytes less and the planned one does, so that the record's write never runs an
+    // implicit one.
+    it("makes room for the copy's first record file before writing it (PUCKJS)", function () {
+      for (const [free, before] of [[288, false], [284, true]] as [number, boolean][]) {
+        const { board } = ready({ board: "PUCKJS", size: 8192, notecard: { needsDfuMode: true } });
+        // Trash enough for the whole update, then a free tail of `free` bytes.
+        board.storage.write("gone", "g".repeat(9000));
+        board.storage.erase("gone");
+        board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
+        assert.equal(board.storage.getFree(), free);
+        const events: string[] = [];
+        const compact = board.storage.compact.bind(board.storage), write = board.storage.write.bind(board.storage);
+        board.storage.compact = () => { events.push("COMPACT"); return compact(); };
+        board.storage.write = (name: string, data: any, offset?: number, size?: number) => { if (/^dfu\.r/.test(name) && !offset) events.push("RECORD"); return write(name, data, offset, size); };
+        const { err, result } = check(board, device(board, "1.0.0", { onEvent: (t: string) => events.push(t) }));
+        assert.equal(result.state, "updated", err && err.message);
+        const seen = events.filter((t) => /COMPACT|compact Storage|RECORD/.test(t));
+        // Planned each time (the slot's file needs it anyway), before or after the first record.
+        assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : ["RECORD", "compact Storage", "COMPACT"], `free ${free}: ${seen.join(" | ")}`);
+      }
+    });
+
+    // The same where a record file holds four records (the Pico's): v2 of 12,000 bytes (three
+    // resume points at resumeEvery 0) and its trial boot and confirm fill the current file, so
+    // v3's first record starts a new one.
+    it("makes room for the copy's first record file before writing it, four records per file (PICO slot 0)", function () {
+      for (const [free, before] of [[1056, false], [1052, true]] as [number, boolean][]) {
+        const { board } = ready({ board: "PICO", size: 12000, notecard: { needsDfuMode: true } });
+        const running = toPicoSlot0(board, 12000);
+        board.storage.write("gone", "g".repeat(3000));
+        board.storage.erase("gone");
+        board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
+        assert.equal(board.storage.getFree(), free);
+        const events: string[] = [];
+        const compact = board.storage.compact.bind(board.storage), write = board.storage.write.bind(board.storage);
+        board.storage.compact = () => { events.push("COMPACT"); return compact(); };
+        board.storage.write = (name: string, data: any, offset?: number, size?: number) => { if (/^dfu\.r/.test(name) && !offset) events.push("RECORD"); return write(name, data, offset, size); };
+        const { err, result } = check(board, device(board, running, { onEvent: (t: string) => events.push(t) }));
+        assert.equal(result.state, "updated", err && err.message);
+        const seen = events.filter((t) => /COMPACT|compact Storage|RECORD/.test(t));
+        assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : ["RECORD", "compact Storage", "COMPACT"], `free ${free}: ${seen.join(" | ")}`);
+      }
     });
 
     // What a cut in a new file's header leaves when its size was written and its name only in part.
