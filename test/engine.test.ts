@@ -827,48 +827,35 @@ describe("update engine (built bundle)", function () {
 
     // The first record's file, before the rest: with exactly its room free no compaction comes
     // before it; 4 bytes less and the planned one does, so that the record's write never runs an
-    // implicit one.
-    it("makes room for the copy's first record file before writing it (PUCKJS)", function () {
-      for (const [free, before] of [[288, false], [284, true]] as [number, boolean][]) {
-        const { board } = ready({ board: "PUCKJS", size: 8192, notecard: { needsDfuMode: true } });
-        // Trash enough for the whole update, then a free tail of `free` bytes.
-        board.storage.write("gone", "g".repeat(9000));
-        board.storage.erase("gone");
-        board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
-        assert.equal(board.storage.getFree(), free);
-        const events: string[] = [];
-        const compact = board.storage.compact.bind(board.storage), write = board.storage.write.bind(board.storage);
-        board.storage.compact = () => { events.push("COMPACT"); return compact(); };
-        board.storage.write = (name: string, data: any, offset?: number, size?: number) => { if (/^dfu\.r/.test(name) && !offset) events.push("RECORD"); return write(name, data, offset, size); };
-        const { err, result } = check(board, device(board, "1.0.0", { onEvent: (t: string) => events.push(t) }));
-        assert.equal(result.state, "updated", err && err.message);
-        const seen = events.filter((t) => /COMPACT|compact Storage|RECORD/.test(t));
-        // Planned each time (the slot's file needs it anyway), before or after the first record.
-        assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : ["RECORD", "compact Storage", "COMPACT"], `free ${free}: ${seen.join(" | ")}`);
-      }
-    });
-
-    // The same where a record file holds four records (the Pico's): v2 of 12,000 bytes (three
-    // resume points at resumeEvery 0) and its trial boot and confirm fill the current file, so
-    // v3's first record starts a new one.
-    it("makes room for the copy's first record file before writing it, four records per file (PICO slot 0)", function () {
-      for (const [free, before] of [[1056, false], [1052, true]] as [number, boolean][]) {
-        const { board } = ready({ board: "PICO", size: 12000, notecard: { needsDfuMode: true } });
-        const running = toPicoSlot0(board, 12000);
-        board.storage.write("gone", "g".repeat(3000));
-        board.storage.erase("gone");
-        board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
-        assert.equal(board.storage.getFree(), free);
-        const events: string[] = [];
-        const compact = board.storage.compact.bind(board.storage), write = board.storage.write.bind(board.storage);
-        board.storage.compact = () => { events.push("COMPACT"); return compact(); };
-        board.storage.write = (name: string, data: any, offset?: number, size?: number) => { if (/^dfu\.r/.test(name) && !offset) events.push("RECORD"); return write(name, data, offset, size); };
-        const { err, result } = check(board, device(board, running, { onEvent: (t: string) => events.push(t) }));
-        assert.equal(result.state, "updated", err && err.message);
-        const seen = events.filter((t) => /COMPACT|compact Storage|RECORD/.test(t));
-        assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : ["RECORD", "compact Storage", "COMPACT"], `free ${free}: ${seen.join(" | ")}`);
-      }
-    });
+    // implicit one. On PUCKJS a file holds one record; on the Pico four: there v2 of 12,000 bytes
+    // (three resume points at resumeEvery 0), its trial boot and confirm fill the current file, so
+    // v3's first record (into slot 0, the sector) starts a new one.
+    const firstRecordCases: [string, number, number, (b: SimBoard) => string][] = [
+      ["PUCKJS", 8192, 256 + 32, () => "1.0.0"],
+      ["PICO", 12000, 1024 + 32, (b) => toPicoSlot0(b, 12000)]
+    ];
+    for (const [name, size, file, run] of firstRecordCases) {
+      it(`makes room for the copy's first record file before writing it (${name}, ${file}-byte record files)`, function () {
+        for (const [free, before] of [[file, false], [file - 4, true]] as [number, boolean][]) {
+          const { board } = ready({ board: name, size, notecard: { needsDfuMode: true } });
+          const running = run(board);
+          // Trash enough for the whole update, then a free tail of `free` bytes.
+          board.storage.write("gone", "g".repeat(name === "PICO" ? 3000 : 9000));
+          board.storage.erase("gone");
+          board.storage.write("fill", "f".repeat(board.storage.getFree() - free - 32));
+          assert.equal(board.storage.getFree(), free);
+          const events: string[] = [];
+          const compact = board.storage.compact.bind(board.storage), write = board.storage.write.bind(board.storage);
+          board.storage.compact = () => { events.push("COMPACT"); return compact(); };
+          board.storage.write = (n: string, data: any, offset?: number, sz?: number) => { if (/^dfu\.r/.test(n) && !offset) events.push("RECORD"); return write(n, data, offset, sz); };
+          const { err, result } = check(board, device(board, running, { onEvent: (t: string) => events.push(t) }));
+          assert.equal(result.state, "updated", err && err.message);
+          const seen = events.filter((t) => /COMPACT|compact Storage|RECORD/.test(t));
+          // Planned each time (the update needs one anyway), before or after the first record.
+          assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : ["RECORD", "compact Storage", "COMPACT"], `free ${free}: ${seen.join(" | ")}`);
+        }
+      });
+    }
 
     // What a cut in a new file's header leaves when its size was written and its name only in part.
     const strayCases: [string, string, string, number, boolean][] = [
