@@ -34,7 +34,7 @@ export interface InstallOptions extends Partial<Ports> {
   version?: string;
   /** Default dfu.get chunk for the runtime, bytes (default: the board's, else 4096). */
   chunkSize?: number;
-  /** Trial boots before a revert (default 3). */
+  /** Trial boots before a revert, 1 to 3 (default 3): each is a word of the record. */
   maxAttempts?: number;
   /** Trial watchdog, seconds (default 0 = off). */
   trialWatchdog?: number;
@@ -173,8 +173,10 @@ function prove(p: Ports, s: SlotSpec): string {
 function configure(options: InstallOptions, p: Ports): Config {
   var profile = options.board ? BOARDS[options.board] : undefined;
   if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
-  var layout = options.layout || (profile && profile.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped);
+  var x = options.maxAttempts || 3, layout = options.layout || (profile && profile.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped);
   if (!layout) throw fault("layout", "give a board name or a layout");
+  // The longest progress record leaves 6 words for its marks: verified, confirmed and the trial boots.
+  if (!(x >= 1 && x <= 3)) throw fault("layout", "maxAttempts: 1 to 3");
   // process.memory() runs a garbage collection and getStats() scans Storage: once each.
   var m = (options.memory || memory)(), area = storageArea(options, p, m, profile);
   var problem = checkLayout(layout, p.flash, area, m, mapped);
@@ -196,7 +198,7 @@ function configure(options: InstallOptions, p: Ports): Config {
     u: units,
     z: units ? Math.min(units[1] - units[0], (r.addr as number) + r.length - units[1]) : r.length,
     m: mapped,
-    x: options.maxAttempts || 3,
+    x: x,
     w: options.trialWatchdog || 0,
     k: options.chunkSize || (profile && profile.chunkSize) || 4096
   };

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../sim/board";
 import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
 import { checkSource } from "../tools/espruino-gate";
-import { check, confirm, device, Install, provision } from "./helpers/device";
+import { check, confirm, device, Install, provision, settle } from "./helpers/device";
 
 /** A board running v1 from slot 0 with v2 copied into slot 1 and pending: the next boot tries it. */
 function updated(): SimBoard {
@@ -219,10 +219,12 @@ describe("slots, boot record and selector (built bundle)", function () {
 
     it("does not take a record whose CRC does not match, however well formed", function () {
       const board = updated();
-      // The "pending" record that would start 2.0.0 on trial: its CRC bytes changed, the rest intact.
+      // The progress record marked verified, which would start 2.0.0 on trial: its CRC bytes
+      // changed, the rest intact.
       const base = 0x1001e400 - 0x10000000, text = Buffer.from(board.flash.mem.subarray(base, base + 8192)).toString("latin1");
       const json = text.lastIndexOf('{"q":');
-      assert.ok(json >= 6 && /"s":"pending"/.test(text.substr(json, 200)));
+      assert.ok(json >= 6 && /"s":"progress"/.test(text.substr(json, 200)));
+      assert.equal(device(board, "1.0.0").info().state, "pending");
       board.flash.mem[base + json - 6] ^= 0x01;
       assert.equal(board.boot().ran, "1.0.0");
     });
@@ -238,12 +240,13 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.deepEqual(b.printed, ["NotecardDFU: slot 1 fails its CRC"]);
     });
 
-    it("erases no record unit at an ordinary boot, and compacts a full one into the other, clean", function () {
+    it("erases no record unit at a trial boot (a mark in place), and compacts a full one into the other for a revert, clean", function () {
       const board = updated();
       const before = board.flash.erases;
       assert.equal(board.boot().ran, "2.0.0");
-      assert.equal(board.flash.erases, before, "a trial boot appends its record in place");
-      // Fill the rest of the record unit in use with older records, so the next boot finds it full.
+      assert.equal(board.flash.erases, before, "a trial boot zeroes a word of the record in place");
+      assert.deepEqual([device(board, "2.0.0").info().state, device(board, "2.0.0").info().attempt], ["trial", 1]);
+      // Fill the rest of the record unit in use with older records, so that the revert finds it full.
       const unit = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000];
       const mem = board.flash.mem;
       const SIZE = 256, N = 4096 / SIZE;
@@ -251,12 +254,17 @@ describe("slots, boot record and selector (built bundle)", function () {
       const at = used[0] > 0 && used[0] < N && (used[1] === 0 || used[1] === N) ? 0 : 1;
       const filler = mem.slice(unit[at], unit[at] + SIZE);
       for (let i = used[at]; i < N; i++) mem.set(filler, unit[at] + i * SIZE);
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.equal(board.boot().ran, "2.0.0");
+      assert.equal(board.flash.erases, before, "nor do the second and third");
+      // The fourth boot reverts: a record, into the other unit.
       const b = board.boot();
-      assert.equal(b.ran, "2.0.0", b.printed.join(" | "));
-      assert.ok(board.flash.erases > before, "the other unit was erased for the compacted record");
+      assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
+      assert.ok(board.flash.erases > before, "the other unit was erased for the revert's record");
       assert.deepEqual(board.flash.violations, []);
-      assert.equal(device(board, "2.0.0").info().state, "trial");
-      assert.equal(device(board, "2.0.0").info().attempt, 2);
+      assert.equal(device(board, "1.0.0").info().state, "reverted");
+      assert.equal(device(board, "1.0.0").info().reason, "not confirmed after 3 boots");
+      assert.equal(board.boot().ran, "1.0.0");
     });
 
     it("does nothing without a valid record", function () {
@@ -342,6 +350,27 @@ describe("slots, boot record and selector (built bundle)", function () {
       const dfu = device(board, "2.0.0", Object.assign({ watchdog: (sec: number, auto: boolean) => calls.push([sec, auto]) }, opts));
       confirm(board, dfu);
       assert.deepEqual(calls, [[8, true]]);
+    });
+
+    it("counts maxAttempts trial boots (1 to 3, each a word of the record) and refuses more", function () {
+      for (const x of [1, 2, 3]) {
+        const board = new SimBoard();
+        board.saveApp(appImage("1.0.0"));
+        provision(board, device(board, "1.0.0", { maxAttempts: x }));
+        staged(board, "2.0.0");
+        check(board, device(board, "1.0.0"));
+        for (let i = 1; i <= x; i++) {
+          assert.equal(board.boot().ran, "2.0.0", `maxAttempts ${x}, boot ${i}`);
+          assert.deepEqual([device(board, "2.0.0").info().state, device(board, "2.0.0").info().attempt], ["trial", i]);
+        }
+        assert.equal(board.boot().ran, "1.0.0", `maxAttempts ${x}: reverted at boot ${x + 1}`);
+        assert.equal(device(board, "1.0.0").info().reason, `not confirmed after ${x} boots`);
+      }
+      const board = new SimBoard();
+      board.saveApp(appImage("1.0.0"));
+      const [err] = settle(board, (cb) => device(board, "1.0.0", { maxAttempts: 4 }).provision(undefined, cb));
+      assert.deepEqual([err && err.code, err && err.message], ["layout", "maxAttempts: 1 to 3"]);
+      assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
     });
 
     it("defers an update while the running image is still on trial", function () {

@@ -192,12 +192,13 @@ describe("update engine (built bundle)", function () {
       const { board } = ready({ size: 6000 });
       check(board, device(board, "1.0.0"));
       assert.equal(device(board, "1.0.0").info().state, "pending");
-      // The latest record says "pending"; one bit turns it into "pendinf", still valid JSON.
+      // The latest record, a progress record marked verified; one bit turns "progress" into
+      // "progresr", still valid JSON.
       const mem = board.flash.mem, base = 0x1001e400 - 0x10000000, text = Buffer.from(mem.subarray(base, base + 8192)).toString("latin1");
-      const at = text.lastIndexOf('"s":"pending"');
+      const at = text.lastIndexOf('"s":"progress"');
       assert.ok(at >= 0);
-      mem[base + at + 11] ^= 0x01;
-      assert.equal(device(board, "1.0.0").info().state, "progress", "the record before it");
+      mem[base + at + 12] ^= 0x01;
+      assert.equal(device(board, "1.0.0").info().state, "progress", "the record before it, a resume point");
       assert.equal(board.boot().ran, "1.0.0", "the selector does not take it either");
     });
   });
@@ -751,22 +752,23 @@ describe("update engine (built bundle)", function () {
       return "2.0.0";
     }
 
-    // Room for what the update writes to Storage up to confirm after its restart: the new slot
-    // file (header and padding) and, with one record per 256-byte record file, a file for each
-    // append: before DFU mode, every 4 KiB resume point (the last at the end), verified, and the
-    // trial boot's and confirm's (an 8 KiB file: 6; the report writes in place). The first is
-    // checked for before that record, the rest after it, once the slot's old file and the older
-    // record file are gone.
+    // Room for what the update writes to Storage up to confirm or a revert after its restart: the
+    // new slot file (header and padding) and, with one record per 256-byte record file, a file for
+    // each append: before DFU mode, every 4 KiB resume point (the last at the end) and a revert's
+    // (verified, the trial boots, confirm and the report are marks in place; an 8 KiB file: 4).
+    // The first is checked for before that record, the rest after it, once the slot's old file
+    // and the older record file are gone.
     const roomCases: [string, string, number, number, number?][] = [
-      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 6 * (256 + 32), 0],
-      // With the default resumeEvery, an 8 KiB copy has no resume point: 4 files.
-      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (256 + 32), undefined],
+      ["a Storage-file slot (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 4 * (256 + 32), 0],
+      // With the default resumeEvery, an 8 KiB copy has no resume point: 2 files.
+      ["a Storage-file slot, default resumeEvery (PUCKJS)", "PUCKJS", 8192, 8192 + 36 + 2 * (256 + 32), undefined],
       // resumeEvery equal to the 4 KiB step: 8000 bytes have one resume point (4096; the end is
-      // only 3904 bytes further): 5 files.
-      ["a Storage-file slot, resumeEvery one 4 KiB step (PUCKJS)", "PUCKJS", 8000, 8000 + 36 + 5 * (256 + 32), 4096],
-      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 5 appends, four
-      // per 1 KB record file. Provisioning, the v2 update and its boot leave one record free in
-      // the current file: the first record fills it, the other four start one new file.
+      // only 3904 bytes further): 3 files.
+      ["a Storage-file slot, resumeEvery one 4 KiB step (PUCKJS)", "PUCKJS", 8000, 8000 + 36 + 3 * (256 + 32), 4096],
+      // The Pico's slot 0 is one 128 KB sector, a single resume point at the end: 3 appends, four
+      // per 1 KB record file. Provisioning (1) and the v2 update (a record at 0 and one per 4 KiB
+      // of its 20,000 bytes: 6) leave one record free in the current file: the first record
+      // fills it, the other two start one new file.
       ["a raw slot with record files (PICO slot 0)", "PICO", 20000, 1024 + 32, 0]
     ];
     for (const [what, name, size, need, resumeEvery] of roomCases) {
@@ -794,20 +796,21 @@ describe("update engine (built bundle)", function () {
       const files = () => board.storage.list().filter((f) => /^dfu\.r[01]$/.test(f)).length;
       assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
       assert.equal(files(), 1, "after the update");
-      // The selector appends its own record and leaves the older file: the module's next append tidies up.
+      // The trial boot and confirm are marks in the latest record.
       assert.equal(board.boot().ran, "2.0.0");
-      assert.equal(files(), 2, "after the trial boot");
+      assert.equal(files(), 1, "after the trial boot");
       confirm(board, device(board, "2.0.0"));
       assert.equal(files(), 1, "after confirm");
       assert.equal(device(board, "2.0.0").info().state, "confirmed");
       assert.equal(board.boot().ran, "2.0.0");
+      const older = board.storage.list().filter((f) => /^dfu\.r[01]$/.test(f))[0];
       // A cycle that ends after one record (the chunks keep failing): that record is in the other
       // file, and the older one went.
       board.card.stage({ data: bytes(appImage("3.0.0", { size: 8000 })), version: "3.0.0" });
       board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.length > 0 ? { err: "flash busy" } : rsp);
       assert.equal(check(board, device(board, "2.0.0", { chunkRetries: 0 })).result.state, "retry");
       assert.equal(device(board, "2.0.0").info().state, "progress");
-      assert.deepEqual(board.storage.list().filter((f) => /^dfu\.r[01]$/.test(f)), ["dfu.r1"]);
+      assert.deepEqual(board.storage.list().filter((f) => /^dfu\.r[01]$/.test(f)), [older === "dfu.r0" ? "dfu.r1" : "dfu.r0"]);
       // Its two records later, one file again.
       board.card.mutate = undefined;
       assert.equal(check(board, device(board, "2.0.0")).result.state, "updated");
@@ -827,14 +830,16 @@ describe("update engine (built bundle)", function () {
 
     // The first record's file, before the rest: with exactly its room free no compaction comes
     // before it; 4 bytes less and the planned one does, so that the record's write never runs an
-    // implicit one. On PUCKJS a file holds one record; on the Pico four: there v2 of 12,000 bytes
-    // (three resume points at resumeEvery 0), its trial boot and confirm fill the current file, so
-    // v3's first record (into slot 0, the sector) starts a new one.
-    const firstRecordCases: [string, number, number, (b: SimBoard) => string][] = [
-      ["PUCKJS", 8192, 256 + 32, () => "1.0.0"],
-      ["PICO", 12000, 1024 + 32, (b) => toPicoSlot0(b, 12000)]
+    // implicit one. On PUCKJS a file holds one record; on the Pico four: there provisioning and
+    // v2 of 8,000 bytes (a record at 0 and at its two 4 KiB resume points at resumeEvery 0; its
+    // trial boot and confirm are marks) fill the current file, so v3's first record (into slot 0,
+    // the sector) starts a new one. After it, PUCKJS needs room for the slot's new file (so the
+    // planned compaction comes then); the Pico's new record file holds the rest of that update.
+    const firstRecordCases: [string, number, number, (b: SimBoard) => string, string[]][] = [
+      ["PUCKJS", 8192, 256 + 32, () => "1.0.0", ["RECORD", "compact Storage", "COMPACT"]],
+      ["PICO", 8000, 1024 + 32, (b) => toPicoSlot0(b, 8000), ["RECORD"]]
     ];
-    for (const [name, size, file, run] of firstRecordCases) {
+    for (const [name, size, file, run, roomy] of firstRecordCases) {
       it(`makes room for the copy's first record file before writing it (${name}, ${file}-byte record files)`, function () {
         for (const [free, before] of [[file, false], [file - 4, true]] as [number, boolean][]) {
           const { board } = ready({ board: name, size, notecard: { needsDfuMode: true } });
@@ -851,8 +856,8 @@ describe("update engine (built bundle)", function () {
           const { err, result } = check(board, device(board, running, { onEvent: (t: string) => events.push(t) }));
           assert.equal(result.state, "updated", err && err.message);
           const seen = events.filter((t) => /COMPACT|compact Storage|RECORD/.test(t));
-          // Planned each time (the update needs one anyway), before or after the first record.
-          assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : ["RECORD", "compact Storage", "COMPACT"], `free ${free}: ${seen.join(" | ")}`);
+          // Planned each time: before the first record when its file would not fit, else only where the rest needs it.
+          assert.deepEqual(seen.slice(0, 3), before ? ["compact Storage", "COMPACT", "RECORD"] : roomy, `free ${free}: ${seen.join(" | ")}`);
         }
       });
     }
@@ -1102,6 +1107,9 @@ describe("update engine (built bundle)", function () {
       assert.ok(found.every((f) => f.crc), "every record passes its CRC");
       const longest = Math.max(...found.map((f) => f.json.length));
       assert.ok(longest > 180 && longest <= SIZE - 6, String(longest));
+      // A progress record leaves its marks' words erased: verified, three trial boots, confirmed, reported.
+      const progress = found.filter((f) => JSON.parse(f.json).s === "progress").map((f) => 6 + f.json.length);
+      assert.ok(progress.length && Math.max(...progress) > 200 && Math.max(...progress) <= SIZE - 4 * 6, String(progress));
       assert.deepEqual([device(board, a).info().version, device(board, a).info().rejected], [a.substr(0, 32), b.substr(0, 32)]);
     });
 

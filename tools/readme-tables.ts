@@ -17,14 +17,14 @@ const inStorage = (n: number) => 32 + ((n + 3) & ~3);
 /**
  * Record files an update into `slot` may start after its first record, the most the engine's
  * room() reserves then: appends at each resume point (every 4 KiB of a Storage file, each page of
- * raw flash, as large as the slot's first, at least the default RESUME_EVERY apart), once verified
- * and after the restart (trial boot, confirm; the report writes no record), a new file every
- * (record length / RECORD_SIZE) appends.
+ * raw flash, as large as the slot's first, at least the default RESUME_EVERY apart) and a revert's
+ * after the restart (verified, the trial boots, confirm and the report are marks in the record),
+ * a new file every (record length / RECORD_SIZE) appends.
  */
 function recordFiles(b: any, slot: any): number {
   const page = slot.file !== undefined ? 4096 : GEOMETRIES[b.name].pages.find((pg) => pg.addr <= slot.addr && slot.addr < pg.addr + pg.length)!.length;
   const resumes = RESUME_EVERY < page ? Math.ceil(slot.length / page) : Math.floor(slot.length / RESUME_EVERY);
-  return Math.ceil((3 + resumes) / Math.floor(b.layout.record.length / RECORD_SIZE));
+  return Math.ceil((1 + resumes) / Math.floor(b.layout.record.length / RECORD_SIZE));
 }
 
 /**
@@ -32,7 +32,7 @@ function recordFiles(b: any, slot: any): number {
  * must hold, beside the pretokenised runtime (the build its mode calls for), .boot0 (the layout and
  * the selector, as provisioning writes it on a simulated board), the Storage-file slots, the record file of the update's first record (the module erases the older
  * one, and Storage compacts after that record if it must) and the record files the update starts
- * after it, up to the report after the restart (so that Storage compacts only before DFU mode).
+ * after it, up to a revert after the restart (so that Storage compacts only before the copy).
  */
 export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
   const runtime = readFileSync(join(root, (b.mode === "storage" ? "dist/storage/" : "dist/") + "NotecardDFU.pretok")).length;
@@ -61,10 +61,12 @@ export function boardsTable(root: string): string {
 
 export function statesTable(): string {
   const selector = ["boot", "expire", "bad"];
-  const lines = ["| from | event | to | written by |", "|---|---|---|---|"];
+  // Events whose next state is a mark zeroed in the latest record (src/slots/record-store.ts).
+  const marks = ["verified", "boot", "confirm", "reported"];
+  const lines = ["| from | event | to | written by | as |", "|---|---|---|---|---|"];
   for (const from of Object.keys(TRANSITIONS)) {
     for (const ev of Object.keys(TRANSITIONS[from])) {
-      lines.push(`| ${from} | ${ev} | ${TRANSITIONS[from][ev]} | ${selector.indexOf(ev) >= 0 ? "selector (.boot0)" : "module"} |`);
+      lines.push(`| ${from} | ${ev} | ${TRANSITIONS[from][ev]} | ${selector.indexOf(ev) >= 0 ? "selector (.boot0)" : "module"} | ${marks.indexOf(ev) >= 0 ? "a mark" : "a record"} |`);
     }
   }
   return lines.join("\n");

@@ -1,7 +1,8 @@
 // NotecardDFU boot selector, installed as Storage ".boot0" by NotecardDFUInstall. Espruino runs it
-// at every boot before anything else. It reads the boot record (format: src/slots/record-store.ts),
-// applies the boot-time rows of the state table (pending -> trial, trial -> trial or reverted, a
-// candidate failing its CRC -> reverted), checks the chosen image's CRC-32 natively and evaluates
+// at every boot before anything else. It reads the boot record (format and marks:
+// src/slots/record-store.ts), applies the boot-time rows of the state table (pending -> trial, a
+// mark; trial -> trial or reverted; a candidate failing its CRC -> reverted, a record), checks the
+// chosen image's CRC-32 natively and evaluates
 // it at global scope, as if it were .bootcde. It needs nothing but Espruino's built-ins, so it
 // works even when the module or an image is broken. Its file's first line, "//" and JSON, is the
 // stored layout (src/slots/config.ts).
@@ -10,7 +11,7 @@ var __dfu = (function (F, S) {
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.
   if (S.read(".bootcde") != null) return;
   C = JSON.parse(C.substring(2, C.indexOf("\n")));
-  var N = C.z >> 8, best = null, bu = 0, free = [N, N], u, i, s, r, n;
+  var N = C.z >> 8, best = null, bu = 0, bi, bs, free = [N, N], u, i, s, r, n;
   for (u = 0; u < 2; u++) {
     for (i = 0; i < N; i++) {
       s = C.u ? E.toString(F.read(Z, C.u[u] + i * Z)) : S.read(C.r.f[u], i * Z, Z) || "";
@@ -21,10 +22,18 @@ var __dfu = (function (F, S) {
       if (E.CRC32(s.substr(4, n + 2)) === r.getUint32(0, 1)) {
         try { r = JSON.parse(s.substr(6, n)); } catch (e) { r = 0; }
       } else r = 0;
-      if (r && r.q > (best ? best.q : 0)) { best = r; bu = u; }
+      if (r && r.q > (best ? best.q : 0)) { best = r; bu = u; bi = i; bs = s; }
     }
   }
   if (!best) return;
+  // Writes b at offset a of record unit u.
+  function w(b, u, a) {
+    if (C.u) F.write(b, C.u[u] + a);
+    else S.write(C.r.f[u], b, a, C.z);
+  }
+  // Mark k of the latest record is zeroed (src/slots/record-store.ts): 0 verified, 1..x the trial
+  // boots, x + 1 confirmed.
+  function m(k) { return /[^\xff]/.test(bs.substr(Z - 4 * (C.x + 3 - k), 4)); }
   // Appends a record (once per boot); a full unit is compacted into the other one, as the module does.
   function put(r) {
     r.q = best.q + 1;
@@ -40,8 +49,7 @@ var __dfu = (function (F, S) {
       if (!C.u) S.erase(C.r.f[at]);
       else for (a = C.u[at]; a < C.u[at] + C.z; a += F.getPage(a).length) F.erasePage(a);
     }
-    if (C.u) F.write(b, C.u[at] + k * Z);
-    else S.write(C.r.f[at], b, k * Z, C.z);
+    w(b, at, k * Z);
   }
   // The image of record entry m, if its CRC-32 matches.
   function ok(m) {
@@ -49,13 +57,18 @@ var __dfu = (function (F, S) {
     return sl && E.CRC32(t) === m.c ? t : 0;
   }
   var run = best.a, trial = 0, why;
-  if (best.s == "pending" || best.s == "trial") {
-    n = (best.n || 0) + 1;
-    if (n > C.x) why = "not confirmed after " + C.x + " boots";
-    else if (!ok(best.c)) why = "CRC mismatch at boot";
-    // The attempt is recorded before the image runs, so a hang or reset counts too.
-    put({ s: why ? "reverted" : "trial", a: best.a, c: best.c, r: why, n: n, p: 0 });
-    if (!why) run = best.c, trial = 1;
+  for (n = 0; n <= C.x && m(n); n++);
+  if (best.s == "progress" && n) {
+    // Confirmed: the candidate runs, the image before it is the last resort.
+    if (m(C.x + 1)) best.b = run, run = best.c;
+    else {
+      // Pending or on trial: n is this boot's number.
+      if (n > C.x) why = "not confirmed after " + C.x + " boots";
+      else if (!ok(best.c)) why = "CRC mismatch at boot";
+      if (why) put({ s: "reverted", a: run, c: best.c, r: why, n: n, p: 0 });
+      // The attempt is recorded before the image runs, so a hang or reset counts too.
+      else w(new Uint8Array(4), bu, bi * Z + Z - 4 * (C.x + 3 - n)), run = best.c, trial = 1;
+    }
   }
   if (!run) return;
   if (!(s = ok(run))) {

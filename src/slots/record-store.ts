@@ -4,10 +4,14 @@
 // before, during or after any operation leaves the previous latest record readable. A Storage unit
 // left behind is erased once the other holds the latest record: one record file stays, not two.
 //
-// Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…][reported].
+// Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…][marks].
 // Only the words holding data are programmed; the tail stays erased, and no word is programmed
-// twice. The last word, outside the CRC, is zeroed once the outcome the record holds was reported
-// to the Notecard: that needs no record of its own, and so no Storage file.
+// twice. Marks, outside the CRC, are words zeroed in place by the events whose next state they
+// say, so that those need no record (on Storage-only boards, no Storage file). The last word: the
+// outcome was reported. In a progress record, the x + 2 words before it (x: trial boots allowed):
+// verified (pending), one per trial boot (the selector's), confirmed. A word
+// a power cut left partly zeroed counts as zeroed: each mark is written once what it says is true,
+// or (a trial boot) before the image it counts runs.
 import { rawFlash } from "../build";
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
@@ -58,11 +62,14 @@ export interface Records {
   _n: number;
   _latest: BootRecord | null;
   _unit: number;
+  /** the latest record's index in its unit (a torn append may follow it) */
+  _li: number;
   _free: number[];
-  /** the append under way: bytes, unit, record index, next raw address to erase (-1: none) */
+  /** the append under way: bytes, unit, record index, offset in the record, next raw address to erase (-1: none) */
   _bytes: Uint8Array;
   _to: number;
   _at: number;
+  _off: number;
   _erase: number;
   _rec: BootRecord;
   _cb: (err: Fault | null) => void;
@@ -94,9 +101,13 @@ export function load(rs: Records): BootRecord | null {
         try { r = JSON.parse(s.substr(6, n)); } catch (e) { /* damaged */ }
       }
       if (r && typeof r.q === "number" && typeof r.s === "string" && (!rs._latest || r.q > rs._latest.q)) {
+        // The marks, and the state they say (as the selector reads them): n is verified plus the trial boots.
+        for (n = 0; n <= c.x && /[^\xff]/.test(s.substr(RECORD_SIZE - 4 * (c.x + 3 - n), 4)); n++);
+        if (r.s === "progress" && n) r = /[^\xff]/.test(s.substr(RECORD_SIZE - 8, 4)) ? { q: r.q, s: "confirmed", a: r.c, b: r.a, p: 0 } : { q: r.q, s: n > 1 ? "trial" : "pending", a: r.a, c: r.c, n: n - 1 };
         if (/[^\xff]/.test(s.substr(RECORD_SIZE - 4))) r.p = 1;
         rs._latest = r;
         rs._unit = u;
+        rs._li = i;
       }
     }
   }
@@ -104,25 +115,29 @@ export function load(rs: Records): BootRecord | null {
 }
 
 /**
- * Appends the record for `event` from the latest state; cb(err) after the last flash operation.
- * "reported" appends nothing: it zeroes the latest record's last word (`rec` is that record).
+ * Appends the record for `event` from the latest state, or zeroes the latest record's mark for it
+ * (reported, verified, confirm: `rec` is then the state it says); cb(err) after the last flash
+ * operation.
  */
 export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fault | null) => void) {
   var p = rs._p, from = rs._latest ? rs._latest.s : "none", to = (transitions()[from] as any)[event], i: number;
+  // A mark's word, counted from the record's end.
+  var x = rs._c.x, mark = event === "reported" ? 1 : event === "confirm" ? 2 : event === "verified" ? x + 3 : 0;
   if (!to) return cb(fault("internal", "record: " + from + " " + event));
   rs._cb = cb;
   rs._erase = -1;
   rs._busy = true;
   rs._to = rs._unit;
-  if (event === "reported") {
-    // The latest record is the last one written in its unit.
-    rec.p = 1;
+  rec.s = to;
+  if (mark) {
+    if (mark < 2) rec.p = 1;
+    rec.q = (rs._latest as BootRecord).q;
     rs._rec = rec;
     rs._bytes = new Uint8Array(4);
-    rs._at = rs._free[rs._unit] - 1;
+    rs._at = rs._li;
+    rs._off = RECORD_SIZE - 4 * mark;
     return appendStep(rs);
   }
-  rec.s = to;
   rec.q = rs._latest ? rs._latest.q + 1 : 1;
   for (i = 0; i < 3; i++) {
     var v = [rec.a, rec.b, rec.c][i];
@@ -130,7 +145,8 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   }
   if (rec.r) rec.r = rec.r.substr(0, TEXT_MAX);
   var json = JSON.stringify(rec), n = json.length, out = new Uint8Array((n + 9) & ~3), crc: number;
-  if (n > RECORD_SIZE - 10) return cb(fault("internal", "record too long"));
+  // The marks' words stay erased.
+  if (out.length > RECORD_SIZE - 4 * (x + 3)) return cb(fault("internal", "record too long"));
   out.fill(0xff);
   p.natives.put(out, json, 6);
   out[4] = n & 0xff;
@@ -143,6 +159,7 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   rs._bytes = out;
   rs._rec = rec;
   rs._at = rs._free[rs._unit];
+  rs._off = 0;
   if (!rs._latest || rs._at >= rs._n) {
     // Compaction (or the first record): start the other unit afresh; the old one keeps the latest.
     rs._to = rs._latest ? 1 - rs._unit : 0;
@@ -168,13 +185,13 @@ export function appendStep(rs: Records) {
       rs._free[u] = 0;
       return void p.timers.set(rs._tick, 0);
     }
-    // A record at its place, or the 4-byte reported word at its record's end.
-    var at = rs._at * RECORD_SIZE + (rs._bytes.length > 4 ? 0 : RECORD_SIZE - 4);
+    // A record at its place, or a mark in the latest record.
+    var at = rs._at * RECORD_SIZE + rs._off;
     if (rawFlash() && c.u) p.flash.write(rs._bytes, c.u[u] + at);
     else {
       if (!p.storage.write((c.r.f as string[])[u], rs._bytes, at, c.z)) throw "Storage.write failed";
       // The first record of a fresh file: the other file is now older than it, and only takes room.
-      if (!rs._at) p.storage.erase((c.r.f as string[])[1 - u]);
+      if (!at) p.storage.erase((c.r.f as string[])[1 - u]);
     }
   } catch (e) {
     rs._busy = false;
@@ -182,7 +199,7 @@ export function appendStep(rs: Records) {
   }
   rs._latest = rs._rec;
   rs._unit = u;
-  rs._free[u] = rs._at + 1;
+  if (!rs._off) rs._free[u] = (rs._li = rs._at) + 1;
   rs._busy = false;
   rs._cb(null);
 }
