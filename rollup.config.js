@@ -14,7 +14,8 @@ function minified(name) {
         ecma: 5,
         module: false,
         toplevel: true,
-        compress: { hoist_funs: true, hoist_vars: true, passes: 2, unsafe: false },
+        // pure_getters, unsafe_comps: the sources define no getters and compare no objects.
+        compress: { hoist_funs: true, hoist_vars: true, passes: 2, unsafe: false, pure_getters: true, unsafe_comps: true },
         mangle: { reserved: ["exports", "require", "module"], properties: { regex: /^_[a-z0-9]/i } },
         format: { comments: false, ascii_only: true }
       });
@@ -47,19 +48,19 @@ function boards() {
 }
 
 // *.boot.js files are separate ES5 programs the module installs (the boot selector): imported as
-// their minified text.
-function bootText() {
+// their minified text, with RAW (raw-flash code kept) as given: false for the Storage-only build.
+function bootText(raw) {
   return {
     name: "notecard-dfu-boot-text",
     async load(id) {
       if (!id.endsWith(".boot.js")) return null;
       const out = await minify(readFileSync(id, "utf8"), {
         ecma: 5, toplevel: false,
-        compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false },
+        compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false, global_defs: { RAW: raw } },
         mangle: { toplevel: false, reserved: ["__dfu"] },
         format: { comments: false, ascii_only: true }
       });
-      writeFileSync("dist/selector.min.js", out.code);
+      writeFileSync("dist/" + (raw ? "" : "storage/") + "selector.min.js", out.code);
       return "export default " + JSON.stringify(out.code) + ";";
     }
   };
@@ -89,6 +90,7 @@ function storageOnly() {
 export default [
   bundle("src/index.ts", "NotecardDFU", []),
   bundle("src/index.ts", "storage/NotecardDFU", [storageOnly()]),
-  bundle("src/install.ts", "NotecardDFUInstall", [boards(), bootText()]),
+  bundle("src/install.ts", "NotecardDFUInstall", [boards(), bootText(true)]),
+  bundle("src/install.ts", "storage/NotecardDFUInstall", [boards(), bootText(false), storageOnly()]),
   bundle("src/dfu/md5.ts", "NotecardDFUMD5", [])
 ];

@@ -62,12 +62,13 @@ export function packageRoot(): string {
 }
 
 /**
- * The runtime build a board's profile calls for (README, "Loading the modules"): the Storage-only
- * build where slots and record are Storage files (mode "storage"), else the full one.
+ * The build a board's profile calls for (README, "Loading the modules"), of the runtime or the
+ * install module: the Storage-only build where slots and record are Storage files (mode
+ * "storage"), else the full one.
  */
-export function runtimeBuild(board?: string): string {
+export function runtimeBuild(board?: string, name = "NotecardDFU"): string {
   const file = resolve(packageRoot(), "boards", board + ".json");
-  return board && existsSync(file) && JSON.parse(readFileSync(file, "utf8")).mode === "storage" ? "dist/storage/NotecardDFU" : "dist/NotecardDFU";
+  return (board && existsSync(file) && JSON.parse(readFileSync(file, "utf8")).mode === "storage" ? "dist/storage/" : "dist/") + name;
 }
 
 /** The runtime as built: for `board`, the build its profile calls for; else the full one. */
@@ -80,9 +81,9 @@ export function loadMd5(): any {
   return require(resolve(packageRoot(), "dist/NotecardDFUMD5.js"));
 }
 
-/** The install module (provisioning), as built. */
-export function loadInstall(): any {
-  return require(resolve(packageRoot(), "dist/NotecardDFUInstall.js"));
+/** The install module (provisioning), as built: for `board`, the build its profile calls for. */
+export function loadInstall(board?: string): any {
+  return require(resolve(packageRoot(), runtimeBuild(board, "NotecardDFUInstall") + ".js"));
 }
 
 export class SimBoard {
@@ -110,7 +111,7 @@ export class SimBoard {
     this.card = new NotecardSim(Object.assign({ clock: this.clock }, o.notecard ?? {}));
     if (o.setUp !== false && existsSync(resolve(packageRoot(), "boards", this.name + ".json"))) {
       const profile = JSON.parse(readFileSync(resolve(packageRoot(), "boards", this.name + ".json"), "utf8"));
-      if (profile.layout.reserve) loadInstall().reserve(this.ports({ board: this.name }));
+      if (profile.layout.reserve) loadInstall(this.name).reserve(this.ports({ board: this.name }));
       // Under mutation testing the built files carry StrykerJS's instrumentation (the selector in
       // .boot0 too), several times their size: the runtime is then not stored, and Storage's room
       // is left to the ordinary runs.

@@ -5,6 +5,7 @@
 import { BOARDS } from "notecard-dfu:boards";
 import SELECTOR from "./boot/selector.boot.js";
 import { BootInfo, info } from "./boot/trial";
+import { rawFlash } from "./build";
 import { fault, Fault } from "./errors";
 import { memory, resolvePorts } from "./platform";
 import { FlashArea, FlashPort, Ports } from "./ports";
@@ -94,7 +95,7 @@ function storageArea(options: InstallOptions, p: Ports, m: { flash_code_start?: 
 /** "" when the layout is safe, else what is wrong with it. */
 function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null, ram: { total: number; blocksize: number }, mapped: boolean): string {
   if (!layout || !layout.slots || layout.slots.length !== 2 || !layout.record) return "layout needs two slots and a record";
-  var raw: { name: string; addr: number; length: number }[] = [], free = flash.getFree(), i: number, res = layout.reserve, first: [string, number] | null, inner: FlashArea | null = null;
+  var raw: { name: string; addr: number; length: number }[] = [], free: FlashArea[], i: number, res = layout.reserve, first: [string, number] | null, inner: FlashArea | null = null;
   if (storage && res) {
     // The reservation is Storage's first file and ends on a page boundary: a compaction starts at
     // the last page boundary with a header before the first deleted file, so it never reaches the
@@ -128,6 +129,8 @@ function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null
     raw.push({ name: "record", addr: r.addr as number, length: r.length });
   }
   if (layout.slots[0].file !== undefined && layout.slots[0].file === layout.slots[1].file) return "slots 0 and 1 use the same Storage file";
+  // Asked only where raw flash is used: the Storage-only build has no flash port.
+  free = raw.length ? flash.getFree() : [];
   for (var a = 0; a < raw.length; a++) {
     for (var b = a + 1; b < raw.length; b++) {
       if (overlaps(raw[a], raw[b])) return raw[a].name + " overlaps " + raw[b].name;
@@ -175,6 +178,8 @@ function configure(options: InstallOptions, p: Ports): Config {
   if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
   var x = options.maxAttempts || 3, layout = options.layout || (profile && profile.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped);
   if (!layout) throw fault("layout", "give a board name or a layout");
+  var rawSlot = layout.slots[0].file === undefined || layout.slots[1].file === undefined;
+  if (!rawFlash() && (rawSlot || !layout.record.files)) throw fault("layout", "raw flash: needs the full build");
   // The longest progress record leaves 6 words for its marks: verified, confirmed and the trial boots.
   if (!(x >= 1 && x <= 3)) throw fault("layout", "maxAttempts: 1 to 3");
   // process.memory() runs a garbage collection and getStats() scans Storage: once each.
@@ -197,9 +202,10 @@ function configure(options: InstallOptions, p: Ports): Config {
     r: r.files ? { f: r.files, l: r.length } : { a: r.addr, l: r.length },
     u: units,
     z: units ? Math.min(units[1] - units[0], (r.addr as number) + r.length - units[1]) : r.length,
-    m: mapped,
+    // Stored only where they mean something: .boot0 is on every board's Storage.
+    m: rawSlot && mapped || undefined,
     x: x,
-    w: options.trialWatchdog || 0,
+    w: options.trialWatchdog || undefined,
     k: options.chunkSize || (profile && profile.chunkSize) || 4096
   };
 }

@@ -971,6 +971,21 @@ describe("update engine (built bundle)", function () {
         assert.ok(board.card.image, "the Notecard keeps its image");
         assert.equal(check(board, device(board, "1.0.0", layout ? { layout } : {})).result.state, "updated", "the full build updates it");
       });
+
+      it(`the Storage-only install module refuses a raw layout before it touches anything: ${what}`, function () {
+        const board = new SimBoard({ board: name });
+        board.saveApp(appImage("1.0.0"));
+        const StorageOnly = require(resolve(packageRoot(), "dist/storage/NotecardDFUInstall.js"));
+        const flash = Buffer.from(board.flash.mem), files = board.storage.list();
+        const opts = Object.assign(board.ports(), layout ? { layout, memoryMapped: name === "PICO", storageAddr: name === "LINUX" ? 0x10000000 : undefined } : { board: name }, { version: "1.0.0" });
+        let err: any = null;
+        StorageOnly.provision(opts, undefined, (e: any) => { err = e; });
+        board.clock.runUntil(() => err !== null, 60e3);
+        assert.deepEqual([err && err.code, err && err.message], ["layout", "raw flash: needs the full build"]);
+        assert.throws(() => StorageOnly.installBoot(opts), /raw flash: needs the full build/);
+        assert.ok(flash.equals(Buffer.from(board.flash.mem)), "flash unchanged");
+        assert.deepEqual(board.storage.list(), files, "Storage unchanged");
+      });
     }
 
     it("fails the cycle cleanly when a boot record cannot be written", function () {

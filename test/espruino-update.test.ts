@@ -11,15 +11,16 @@ const FAKE = readFileSync("test/espruino/fake-notecard.js", "utf8");
 const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
 
 /**
- * Where the images live, and the runtime build stored: the LINUX profile's raw flash slots with the
- * full build, or Storage files (as on a Puck.js) with the Storage-only build.
+ * Where the images live, and the builds stored (runtime and install module, whose selector goes to
+ * .boot0): the LINUX profile's raw flash slots with the full builds, or Storage files (as on a
+ * Puck.js) with the Storage-only builds.
  */
 const LAYOUTS: [string, string, string][] = [
-  ["raw flash slots (LINUX profile)", 'board: "LINUX"', "dist/NotecardDFU.pretok"],
-  ["Storage-file slots and record, Storage-only build", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 256 } }', "dist/storage/NotecardDFU.pretok"]
+  ["raw flash slots (LINUX profile)", 'board: "LINUX"', "dist/"],
+  ["Storage-file slots and record, Storage-only builds", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 256 } }', "dist/storage/"]
 ];
 
-for (const [name, where, runtime] of LAYOUTS) {
+for (const [name, where, build] of LAYOUTS) {
   /** An application image: prints its version, confirms itself when good, throws when bad. */
   const app = (version: string, bad = false): string => bad
     ? `print("RUNNING ${version}"); throw new Error("broken ${version}");`
@@ -47,8 +48,8 @@ for (const [name, where, runtime] of LAYOUTS) {
         const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
         assert.match(r, /FIRST dfu\.area/, r);
       }
-      storeFile(bin, dir, runtime, "NotecardDFU");
-      storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
+      storeFile(bin, dir, build + "NotecardDFU.pretok", "NotecardDFU");
+      storeFile(bin, dir, build + "NotecardDFUInstall.pretok", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);
 
       let out = step(`require("Storage").write(".bootcde", ${JSON.stringify(app("1.0.0"))});`);

@@ -58,7 +58,7 @@ export function untokenise(bytes: string): string {
   return out;
 }
 
-export const PRETOKENISED = ["NotecardDFU", "storage/NotecardDFU", "NotecardDFUInstall", "NotecardDFUMD5"];
+export const PRETOKENISED = ["NotecardDFU", "storage/NotecardDFU", "NotecardDFUInstall", "storage/NotecardDFUInstall", "NotecardDFUMD5"];
 
 if (require.main === module) {
   const dist = join(__dirname, "..", "..");

@@ -37,7 +37,7 @@ function recordFiles(b: any, slot: any): number {
 export function largestApp(root: string, b: any): { bytes: number; storageLeft: number } {
   const runtime = readFileSync(join(root, (b.mode === "storage" ? "dist/storage/" : "dist/") + "NotecardDFU.pretok")).length;
   const sim = new SimBoard({ board: b.name });
-  loadInstall().installBoot(Object.assign(sim.ports(), { board: b.name }));
+  loadInstall(b.name).installBoot(Object.assign(sim.ports(), { board: b.name }));
   const l = b.layout, record = l.record.files ? inStorage(l.record.length) : 0;
   let used = inStorage(runtime) + inStorage((sim.storage.read(".boot0") as string).length) + (l.reserve ? inStorage(l.reserve.length) : 0);
   for (const s of l.slots) if (s.file !== undefined) used += inStorage(s.length);

@@ -5,7 +5,8 @@
 // chosen image's CRC-32 natively and evaluates
 // it at global scope, as if it were .bootcde. It needs nothing but Espruino's built-ins, so it
 // works even when the module or an image is broken. Its file's first line, "//" and JSON, is the
-// stored layout (src/slots/config.ts).
+// stored layout (src/slots/config.ts). RAW is a build-time constant (rollup.config.js): false for
+// the Storage-only build's selector, which carries no raw-flash code.
 var __dfu = (function (F, S) {
   var Z = 256, T = "NotecardDFU: ", C = S.read(".boot0");
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.
@@ -14,7 +15,7 @@ var __dfu = (function (F, S) {
   var N = C.z >> 8, best = null, bu = 0, bi, bs, free = [N, N], u, i, s, r, n;
   for (u = 0; u < 2; u++) {
     for (i = 0; i < N; i++) {
-      s = C.u ? E.toString(F.read(Z, C.u[u] + i * Z)) : S.read(C.r.f[u], i * Z, Z) || "";
+      s = RAW && C.u ? E.toString(F.read(Z, C.u[u] + i * Z)) : S.read(C.r.f[u], i * Z, Z) || "";
       if (!/[^\xff]/.test(s)) { free[u] = i; break; }
       // A length past the record makes a shorter string, whose CRC does not match either.
       r = new DataView(E.toArrayBuffer(s));
@@ -28,7 +29,7 @@ var __dfu = (function (F, S) {
   if (!best) return;
   // Writes b at offset a of record unit u.
   function w(b, u, a) {
-    if (C.u) F.write(b, C.u[u] + a);
+    if (RAW && C.u) F.write(b, C.u[u] + a);
     else S.write(C.r.f[u], b, a, C.z);
   }
   // Mark k of the latest record is zeroed (src/slots/record-store.ts): 0 verified, 1..x the trial
@@ -46,14 +47,14 @@ var __dfu = (function (F, S) {
     if (k >= N) {
       at = 1 - bu;
       k = 0;
-      if (!C.u) S.erase(C.r.f[at]);
+      if (!RAW || !C.u) S.erase(C.r.f[at]);
       else for (a = C.u[at]; a < C.u[at] + C.z; a += F.getPage(a).length) F.erasePage(a);
     }
     w(b, at, k * Z);
   }
   // The image of record entry m, if its CRC-32 matches.
   function ok(m) {
-    var sl = m && C.s[m.s], t = sl && (sl.f ? S.read(sl.f, 0, m.l) || "" : C.m ? E.memoryArea(sl.a, m.l) : E.toString(F.read(m.l, sl.a)));
+    var sl = m && C.s[m.s], t = sl && (!RAW || sl.f ? S.read(sl.f, 0, m.l) || "" : C.m ? E.memoryArea(sl.a, m.l) : E.toString(F.read(m.l, sl.a)));
     return sl && E.CRC32(t) === m.c ? t : 0;
   }
   var run = best.a, trial = 0, why;
@@ -75,12 +76,12 @@ var __dfu = (function (F, S) {
     // Last resort: the image before it, if the other slot still holds it intact.
     i = run.s;
     s = ok(run = best.b);
-    print(T + "slot " + i + " fails its CRC" + (s ? ", starting " + run.v + " from slot " + run.s : ""));
+    print(T + "slot " + i + " fails its CRC" + (s ? ", starting " + run.v : ""));
     if (!s) return;
   }
   if (trial && C.w) E.enableWatchdog(C.w, false);
   return { src: s, trial: trial, t: T };
-})(require("Flash"), require("Storage"));
+})(RAW && require("Flash"), require("Storage"));
 // At top level, so the image's functions and vars become globals.
 if (__dfu) {
   try {

@@ -36,7 +36,7 @@ export function confirm(p: Ports, rs: Records | null, version: string, cb: (err:
   append(rs as Records, "confirm", { q: 0, s: "confirmed", a: r.c, b: r.a, p: 0 }, function (err) {
     if (err) return cb(err);
     // The trial watchdog now belongs to the idle loop, which kicks it automatically.
-    if ((rs as Records)._c.w) p.watchdog((rs as Records)._c.w, true);
+    if ((rs as Records)._c.w) p.watchdog((rs as Records)._c.w as number, true);
     cb(null, info(rs, version));
   });
 }

@@ -43,12 +43,12 @@ export interface Config {
   u?: number[];
   /** bytes per record unit */
   z: number;
-  /** raw slots are memory-mapped (E.memoryArea) */
-  m: boolean;
+  /** raw slots are memory-mapped (E.memoryArea); absent without raw slots */
+  m?: boolean;
   /** trial boots before a revert */
   x: number;
-  /** trial watchdog, seconds (0 = off) */
-  w: number;
+  /** trial watchdog, seconds (absent: off) */
+  w?: number;
   /** default dfu.get chunk, bytes */
   k: number;
 }

@@ -4,6 +4,7 @@ import { strict as assert } from "assert";
 import { loadBundle, loadInstall, loadMd5, SimBoard } from "../../sim/board";
 import { PowerCut } from "../../sim/power";
 
+/** The full install module (any layout). */
 export const Install = loadInstall();
 export const Md5 = loadMd5();
 
@@ -18,8 +19,10 @@ export function device(board: SimBoard, version: string, options: { [k: string]:
   const all = Object.assign(board.ports(), base, { version, resumeEvery: 0 }, options);
   // A board's profile runs the build the README gives it; a custom layout the full one.
   const dfu = loadBundle(options.layout ? undefined : board.name).setup(all);
-  dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => Install.provision(all, code, cb);
-  dfu.installBoot = () => Install.installBoot(all);
+  // The same for the install module.
+  const install = loadInstall(options.layout ? undefined : board.name);
+  dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => install.provision(all, code, cb);
+  dfu.installBoot = () => install.installBoot(all);
   return dfu;
 }
 

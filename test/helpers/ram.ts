@@ -30,13 +30,13 @@ function app(version: string, size: number): string {
   return head + "/*" + "x".repeat(Math.max(0, size - head.length - 4)) + "*/";
 }
 
-/** `runtime`: the build stored, the full one or the Storage-only one (dist/storage/). */
+/** `runtime`: the build stored, the full one or the Storage-only one (dist/storage/), with the install module of the same build. */
 export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024, runtime = "dist/NotecardDFU.pretok"): RamFigures {
   const dir = tempDir();
   const slot = Math.ceil((imageBytes + 512) / 1024) * 1024;
   const layout = `{ slots: [{ file: "dfu.0", length: ${slot} }, { file: "dfu.1", length: ${slot} }], record: { files: ["dfu.r0", "dfu.r1"], length: 2048 } }`;
   storeFile(bin, dir, runtime, "NotecardDFU");
-  storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
+  storeFile(bin, dir, runtime.replace("NotecardDFU.pretok", "NotecardDFUInstall.pretok"), "NotecardDFUInstall");
   const image = app("2.0.0", imageBytes);
   const bytes = Buffer.from(image, "latin1");
   // The card's replies, one Storage file per chunk, and the factory app as .bootcde.
