@@ -237,7 +237,22 @@ describe("slots, boot record and selector (built bundle)", function () {
       board.flash.mem[0x10000400 - 0x10000000 + 10] ^= 0x40;
       const b = board.boot();
       assert.equal(b.ran, null);
+      assert.deepEqual(b.evaluated, [], "nothing evaluated");
       assert.deepEqual(b.printed, ["NotecardDFU: slot 1 fails its CRC"]);
+    });
+
+    it("writes nothing at the boot of a confirmed image, reported or not", function () {
+      const board = updated();
+      board.boot();
+      confirm(board, device(board, "2.0.0"));
+      for (const when of ["before the report", "after it"]) {
+        const flash = Buffer.from(board.flash.mem), ops = board.rail.ops;
+        assert.equal(board.boot().ran, "2.0.0", when);
+        assert.ok(flash.equals(Buffer.from(board.flash.mem)) && board.rail.ops === ops, `${when}: no flash operation`);
+        assert.equal(device(board, "2.0.0").info().state, "confirmed");
+        check(board, device(board, "2.0.0"));
+      }
+      assert.ok(board.card.reports.some((r) => r.req.status === "installed 2.0.0"));
     });
 
     it("erases no record unit at a trial boot (a mark in place), and compacts a full one into the other for a revert, clean", function () {
@@ -363,7 +378,9 @@ describe("slots, boot record and selector (built bundle)", function () {
           assert.equal(board.boot().ran, "2.0.0", `maxAttempts ${x}, boot ${i}`);
           assert.deepEqual([device(board, "2.0.0").info().state, device(board, "2.0.0").info().attempt], ["trial", i]);
         }
+        const erases = board.flash.erases;
         assert.equal(board.boot().ran, "1.0.0", `maxAttempts ${x}: reverted at boot ${x + 1}`);
+        assert.equal(board.flash.erases, erases, "the revert's record goes where its unit has room: nothing erased");
         assert.equal(device(board, "1.0.0").info().reason, `not confirmed after ${x} boots`);
       }
       const board = new SimBoard();
@@ -371,6 +388,29 @@ describe("slots, boot record and selector (built bundle)", function () {
       const [err] = settle(board, (cb) => device(board, "1.0.0", { maxAttempts: 4 }).provision(undefined, cb));
       assert.deepEqual([err && err.code, err && err.message], ["layout", "maxAttempts: 1 to 3"]);
       assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
+    });
+
+    it("reverts into the other Storage record file when the selector finds its file full (full build, PICO)", function () {
+      const board = new SimBoard({ board: "PICO" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      staged(board, "2.0.0", { throws: true });
+      check(board, device(board, "1.0.0"));
+      // Fill the 1 KB record file (four records) that holds the latest record with older records.
+      const files = ["dfu.r0", "dfu.r1"], live = files.filter((f) => board.storage.read(f) !== undefined);
+      assert.equal(live.length, 1);
+      const text = board.storage.read(live[0]) as string;
+      let used = 0;
+      while (used < 4 && /[^\xff]/.test(text.substr(used * 256, 256))) used++;
+      assert.ok(used > 0 && used < 4, String(used));
+      for (let i = used; i < 4; i++) board.storage.write(live[0], text.substr(0, 256), i * 256);
+      for (let i = 1; i <= 3; i++) assert.equal(board.boot().ran, "2.0.0", `trial ${i}`);
+      const b = board.boot();
+      assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
+      const other = files.find((f) => f !== live[0])!;
+      assert.ok(/"s":"reverted"/.test(board.storage.read(other) as string), "the revert's record is in the other file");
+      assert.deepEqual([device(board, "1.0.0").info().state, device(board, "1.0.0").info().reason], ["reverted", "not confirmed after 3 boots"]);
+      assert.equal(board.boot().ran, "1.0.0");
     });
 
     it("defers an update while the running image is still on trial", function () {

@@ -1095,6 +1095,39 @@ describe("update engine (built bundle)", function () {
       assert.ok(scan(board).latest.json.length < SIZE - 6);
     });
 
+    it("keeps a version's quotes, backslashes and control characters out of the record: each becomes ?", function () {
+      const odd = '1.0 "beta"\\\u0001\u00e9' + "\u0002".repeat(40);
+      const { board } = ready({ version: odd });
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      const latest = JSON.parse(scan(board).latest.json);
+      assert.equal(latest.c.v, '1.0 ?beta????' + "?".repeat(19));
+      // As long in JSON as in characters: the record leaves its marks' words erased.
+      assert.equal(JSON.stringify(latest.c.v).length, 34);
+      assert.equal(device(board, "1.0.0").info().candidate.version, latest.c.v);
+    });
+
+    it("marks the latest record even with a torn record after it, and appends after the torn one in the same cycle", function () {
+      const board = provisioned();
+      // v2 installed and confirmed: the report marks the latest record; the next update appends.
+      board.card.stage({ data: bytes(appImage("2.0.0", { size: 3000 })), version: "2.0.0" });
+      assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+      board.boot();
+      confirm(board, device(board, "2.0.0"));
+      const { latest, unit, free } = scan(board);
+      // A torn append after it: bytes programmed where the next record would go.
+      board.flash.write(new Uint8Array(40).fill(0x5a), 0x10000000 + UNIT[unit] + free * SIZE);
+      board.card.stage({ data: bytes(appImage("3.0.0", { size: 3000 })), version: "3.0.0" });
+      // One cycle: the report of 2.0.0 (a mark), then v3's first record (an append).
+      assert.equal(check(board, device(board, "2.0.0")).result.state, "updated");
+      assert.deepEqual(board.flash.violations, []);
+      assert.ok(board.flash.mem.subarray(UNIT[unit] + free * SIZE, UNIT[unit] + free * SIZE + 40).every((b) => b === 0x5a), "nothing written over the torn bytes");
+      const after = scan(board);
+      const marked = after.found.find((f) => f.q === latest.q)!;
+      assert.ok(marked.reported, "the report marked the latest record, not the torn one");
+      assert.ok(after.found.filter((f) => f.q > latest.q).every((f) => f.u !== unit || f.i > free), "records after the torn one");
+      assert.equal(board.boot().ran, "3.0.0");
+    });
+
     it("keeps the longest records within 256 bytes: long texts and numbers through a revert and its report", function () {
       const a = "9." + "1".repeat(200), b = "9." + "2".repeat(200), size = 60000;
       const { board } = ready({ version: a, size });

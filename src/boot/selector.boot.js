@@ -58,7 +58,8 @@ var __dfu = (function (F, S) {
     return sl && E.CRC32(t) === m.c ? t : 0;
   }
   var run = best.a, trial = 0, why;
-  for (n = 0; n <= C.x && m(n); n++);
+  // Counted up to the first erased mark: the confirmed one is erased unless it says confirmed.
+  for (n = 0; m(n); n++);
   if (best.s == "progress" && n) {
     // Confirmed: the candidate runs, the image before it is the last resort.
     if (m(C.x + 1)) best.b = run, run = best.c;

@@ -19,7 +19,10 @@ import { Config } from "./config";
 import { Event, State, transitions } from "./states";
 
 export var RECORD_SIZE = 256;
-/** Longest version and reason text kept in a record: the longest record (test/engine.test.ts) then fits. */
+/**
+ * Longest version text kept in a record: the longest record the module writes (a progress record,
+ * test/engine.test.ts) then leaves its marks' words erased. The selector's reasons are shorter.
+ */
 export var TEXT_MAX = 32;
 
 export interface ImageRef {
@@ -102,7 +105,8 @@ export function load(rs: Records): BootRecord | null {
       }
       if (r && typeof r.q === "number" && typeof r.s === "string" && (!rs._latest || r.q > rs._latest.q)) {
         // The marks, and the state they say (as the selector reads them): n is verified plus the trial boots.
-        for (n = 0; n <= c.x && /[^\xff]/.test(s.substr(RECORD_SIZE - 4 * (c.x + 3 - n), 4)); n++);
+        // (The confirmed word ends the count of the others when it is erased, and overrides it when not.)
+        for (n = 0; /[^\xff]/.test(s.substr(RECORD_SIZE - 4 * (c.x + 3 - n), 4)); n++);
         if (r.s === "progress" && n) r = /[^\xff]/.test(s.substr(RECORD_SIZE - 8, 4)) ? { q: r.q, s: "confirmed", a: r.c, b: r.a, p: 0 } : { q: r.q, s: n > 1 ? "trial" : "pending", a: r.a, c: r.c, n: n - 1 };
         if (/[^\xff]/.test(s.substr(RECORD_SIZE - 4))) r.p = 1;
         rs._latest = r;
@@ -130,7 +134,6 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   rs._to = rs._unit;
   rec.s = to;
   if (mark) {
-    if (mark < 2) rec.p = 1;
     rec.q = (rs._latest as BootRecord).q;
     rs._rec = rec;
     rs._bytes = new Uint8Array(4);
@@ -141,12 +144,10 @@ export function append(rs: Records, event: Event, rec: BootRecord, cb: (err: Fau
   rec.q = rs._latest ? rs._latest.q + 1 : 1;
   for (i = 0; i < 3; i++) {
     var v = [rec.a, rec.b, rec.c][i];
-    if (v) v.v = String(v.v).substr(0, TEXT_MAX);
+    // Printable, no quote or backslash: in JSON a version takes its own length and no more.
+    if (v) v.v = String(v.v).replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "?").substr(0, TEXT_MAX);
   }
-  if (rec.r) rec.r = rec.r.substr(0, TEXT_MAX);
   var json = JSON.stringify(rec), n = json.length, out = new Uint8Array((n + 9) & ~3), crc: number;
-  // The marks' words stay erased.
-  if (out.length > RECORD_SIZE - 4 * (x + 3)) return cb(fault("internal", "record too long"));
   out.fill(0xff);
   p.natives.put(out, json, 6);
   out[4] = n & 0xff;

@@ -1,10 +1,10 @@
 // How often Storage compacts over a fleet device's life: ten updates in a row, each the largest
-// application the profile allows, from a card that needs DFU mode (one record more), confirmed each
-// time, on every profile's board model. A raw layout must never compact (nothing of it is in
-// Storage); in the others an update compacts only where it plans to, before DFU mode, never in a
-// write of its own up to the restart; the records after it (trial boot, confirmation, report) may,
-// each at a moment with nothing else under way. The counts are the window the README documents
-// (each compaction rewrites Storage in place, not power-fail safe).
+// application the profile allows, from a card that needs DFU mode, confirmed each time, then one
+// that never confirms and is reverted, on every profile's board model. A raw layout must never
+// compact (nothing of it is in Storage); in the others an update compacts only where it plans to,
+// before DFU mode, and nothing after the restart does (the trial boots, confirm and the report are
+// marks in the record; the revert's record has its room). The counts are the window the README
+// documents (each compaction rewrites Storage in place, not power-fail safe).
 import { strict as assert } from "assert";
 import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../../sim/board";
@@ -44,11 +44,25 @@ describe("Storage compactions over ten updates of the largest application", func
         later += board.storage.compactions - mark;
         running = v;
       }
+      // One more, never confirmed: its trial boots, the revert and the report.
+      const bad = `${2 + UPDATES}.0.0`;
+      board.card.stage({ data: new Uint8Array(Buffer.from(appImage(bad, { size, throws: true }), "latin1")), version: bad });
+      events.length = 0;
+      assert.equal(check(board, device(board, running, { onEvent, resumeEvery: undefined })).result.state, "updated");
+      planned += events.filter((t) => t === "COMPACT").length;
+      assert.equal(planned, board.storage.compactions - c0, "every compaction so far planned");
+      const mark = board.storage.compactions;
+      for (let k = 0; k < 3; k++) assert.equal(board.boot().ran, bad);
+      assert.equal(board.boot().ran, running, "reverted");
+      check(board, device(board, running));
+      assert.ok(board.card.reports.some((r) => new RegExp(`rejected ${bad}`).test(String(r.req.err))));
+      later += board.storage.compactions - mark;
       assert.equal(board.storage.read("NotecardDFU"), board.runtime, "the runtime is intact");
       const n = board.storage.compactions - c0, pages = board.storage.compactedPages - p0;
-      add(`Storage compactions in ${UPDATES} updates, ${profile.name}`, n);
-      console.log(`      ${n} compactions (${planned} planned before DFU mode, ${later} at a trial boot, confirm or report), ${pages} pages rewritten, in ${UPDATES} updates of ${size} bytes`);
+      add(`Storage compactions in ${UPDATES} updates and a revert, ${profile.name}`, n);
+      console.log(`      ${n} compactions (${planned} planned before DFU mode, ${later} after a restart), ${pages} pages rewritten, in ${UPDATES} updates of ${size} bytes and a revert`);
       if (raw) assert.equal(n, 0);
+      assert.equal(later, 0, "no compaction after a restart");
     });
   }
 });
