@@ -1161,6 +1161,17 @@ describe("update engine (built bundle)", function () {
       assert.deepEqual([device(board, a).info().version, device(board, a).info().rejected], [a.substr(0, 32), b.substr(0, 32)]);
     });
 
+    it("appends the first record of a cycle into the unit that has room: no erase", function () {
+      const board = provisioned();
+      board.card.stage({ data: bytes(appImage("2.0.0", { size: 3000 })), version: "2.0.0" });
+      // The chunks keep failing: the cycle ends after its first record.
+      board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.get" && req.length > 0 ? { err: "flash busy" } : rsp);
+      const before = board.flash.erases, records = scan(board).found.length;
+      assert.equal(check(board, device(board, "1.0.0", { chunkRetries: 0 })).result.state, "retry");
+      assert.equal(scan(board).found.length, records + 1, "one record more");
+      assert.equal(board.flash.erases, before, "no unit erased for it");
+    });
+
     it("erases a record unit only when it is full: a whole update costs few record erases", function () {
       const { board } = ready({ size: 40000 });
       const before = board.flash.erases;

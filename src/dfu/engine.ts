@@ -348,8 +348,9 @@ function phase(d: Engine) {
       d._rec = r;
       // A download cut short (reset, power) may have left the Notecard in DFU mode: leave it.
       if (r.s === "progress") d._entered = true;
-      // Closed loop: tell Notehub what became of the last update, once.
-      if (r.p !== 0 || (r.s !== "confirmed" && r.s !== "reverted")) return void go(d, P.Checked);
+      // Closed loop: tell Notehub what became of the last update, once. Only a confirm's and a
+      // revert's outcome carries p: 0 until it is reported.
+      if (r.p !== 0) return void go(d, P.Checked);
       req = { req: "dfu.status" };
       // stop:true would delete an image Notehub staged since; send it only when none is.
       if (rsp.mode !== "ready" && rsp.mode !== "downloading") req.stop = true;

@@ -52,7 +52,7 @@ export interface BootRecord {
   r?: string;
   /** download progress: committed offset and CRC-32 of the bytes before it */
   d?: { o: number; k: number };
-  /** 1 once the outcome was reported to the Notecard */
+  /** 0: an outcome to report to the Notecard (a confirm's, a revert's); 1 once reported, or nothing to report */
   p?: number;
   /** whole-image CRC mismatches of this download so far */
   x?: number;
