@@ -86,6 +86,8 @@ describe("notecard-dfu CLI", function () {
       assert.equal(board.boot().ran, "1.0.0");
       assert.match(r.out, /^\/\/ First, on an erased Storage .*\n\/\/ .*require\("NotecardDFUInstall"\)\.reserve\(\{ board: "LINUX" \}\);/, "LINUX's reservation comes first");
       assert.doesNotMatch(run("provision-script", "--board", "PICO", "--version", "1.0.0").out, /reserve/, "a board without one is not told to");
+      assert.match(run("provision-script", "--board", "PUCKJS", "--version", "1.0.0").out, /dist\/storage\//, "a Storage-only board is told its builds");
+      assert.doesNotMatch(run("provision-script", "--board", "PICO", "--version", "1.0.0").out, /dist\/storage\//);
       assert.match(run("provision-script", "--board", "NOPE", "--version", "1.0.0").err, /unknown board NOPE/);
     });
   });

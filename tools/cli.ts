@@ -81,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(`// First, on an erased Storage and before storing anything else (the IDE or the CLI sends the
 // required module from modules/): require("NotecardDFUInstall").reserve({ board: ${JSON.stringify(a.board)} });`);
     }
+    // Storage-only boards take the builds without raw-flash code (README, "Two builds").
+    if (profile.mode === "storage") console.log(`// ${a.board} keeps everything in Storage: use the modules of dist/storage/ under the same names.`);
     console.log(`// Paste once into the Espruino Web IDE (or send with the espruino CLI) after saving your app to flash
 // and storing the modules "NotecardDFU" and "NotecardDFUInstall": it checks the layout, copies
 // .bootcde into slot 0, installs the boot selector, then erases the install module it no longer needs.

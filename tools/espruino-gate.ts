@@ -14,7 +14,7 @@ import * as acorn from "acorn";
  *   update makes in Storage (every record file it starts counted, files left by torn headers
  *   erased), and to 20.4 KB with reading the layout from .boot0, keeping one record file, making
  *   room in two steps and marking a record reported in place: on a Storage-file board those take
- *   0.8 KB less Storage than the 0.26 KB they add here. It went to 20.6 KB with the marks (verified,
+ *   0.8 KB less Storage than the 0.26 KB they add here. It went to 20.5 KB with the marks (verified,
  *   confirmed, read back as states): they save two 288-byte record files per update, for 0.2 KB.
  * - The Storage-only builds (storage/) are the runtime, the install module and the selector without
  *   their raw-flash code. What a Storage-only board's profile leaves is checked by the README test

@@ -54,7 +54,7 @@ export function boardsTable(root: string): string {
   const lines = ["| board | slots | boot record | largest app, sustainable | Storage left | memory-mapped | chunk | mode | I2C |", "|---|---|---|---|---|---|---|---|---|"];
   for (const b of rows) {
     const a = largestApp(root, b);
-    lines.push(`| ${b.name} | ${b.layout.slots.map(slot).join(", ")} | ${rec(b.layout.record)} | ${a.bytes / 1024} KB | ${kb(a.storageLeft)} | ${b.memoryMapped ? "yes" : "no"} | ${b.chunkSize} | ${b.mode} | ${b.i2c.bus}: ${b.i2c.pins} |`);
+    lines.push(`| ${b.name} | ${b.layout.slots.map(slot).join(", ")} | ${rec(b.layout.record)} | ${a.bytes / 1024} KB | ${a.storageLeft < 1024 ? a.storageLeft + " bytes" : kb(a.storageLeft)} | ${b.memoryMapped ? "yes" : "no"} | ${b.chunkSize} | ${b.mode} | ${b.i2c.bus}: ${b.i2c.pins} |`);
   }
   return lines.join("\n");
 }
