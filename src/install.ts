@@ -180,7 +180,8 @@ function configure(options: InstallOptions, p: Ports): Config {
   if (!layout) throw fault("layout", "give a board name or a layout");
   var rawSlot = layout.slots[0].file === undefined || layout.slots[1].file === undefined;
   if (!rawFlash() && (rawSlot || !layout.record.files)) throw fault("layout", "raw flash: needs the full build");
-  // The longest progress record leaves 6 words for its marks: verified, confirmed and the trial boots.
+  // The longest progress record leaves 6 words for its marks: reported, confirmed, verified and
+  // three trial boots.
   if (!(x >= 1 && x <= 3)) throw fault("layout", "maxAttempts: 1 to 3");
   // process.memory() runs a garbage collection and getStats() scans Storage: once each.
   var m = (options.memory || memory)(), area = storageArea(options, p, m, profile);

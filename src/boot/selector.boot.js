@@ -2,11 +2,11 @@
 // at every boot before anything else. It reads the boot record (format and marks:
 // src/slots/record-store.ts), applies the boot-time rows of the state table (pending -> trial, a
 // mark; trial -> trial or reverted; a candidate failing its CRC -> reverted, a record), checks the
-// chosen image's CRC-32 natively and evaluates
-// it at global scope, as if it were .bootcde. It needs nothing but Espruino's built-ins, so it
-// works even when the module or an image is broken. Its file's first line, "//" and JSON, is the
-// stored layout (src/slots/config.ts). RAW is a build-time constant (rollup.config.js): false for
-// the Storage-only build's selector, which carries no raw-flash code.
+// chosen image's CRC-32 natively and evaluates it at global scope, as if it were .bootcde. It
+// needs nothing but Espruino's built-ins, so it works even when the module or an image is broken.
+// Its file's first line, "//" and JSON, is the stored layout (src/slots/config.ts). RAW is a
+// build-time constant (rollup.config.js): false for the Storage-only build's selector, which
+// carries no raw-flash code.
 var __dfu = (function (F, S) {
   var Z = 256, T = "NotecardDFU: ", C = S.read(".boot0");
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.

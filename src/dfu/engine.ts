@@ -217,15 +217,16 @@ function event(d: Engine, text: string) {
 }
 
 /**
- * Makes room in Storage so that no Storage write of the update, up to confirm or revert after its restart,
- * runs an implicit compaction, for a copy from offset 0. Before its first record: files left by a torn header go,
- * and Storage compacts if its free tail cannot take the record file that record may start. Right
- * after it (the slot's old file is the last resort until that record): the old file goes, and
- * Storage compacts when its free tail cannot take the new file (header and padding included) and
- * the record files the rest may start: appends at each resume point (every 4 KiB of a file, every
- * page of raw flash, as large as the slot's first, and at least _resume apart) and a revert's
- * after the restart (verified, the trial boots, confirm and the report are marks in place), a new
- * file every _n appends. So Storage compacts here, before the copy, and not in the records after it.
+ * Makes room in Storage so that no Storage write of the update, up to confirm or revert after its
+ * restart, runs an implicit compaction, for a copy from offset 0. Before its first record: files
+ * left by a torn header go, and Storage compacts if its free tail cannot take the record file that
+ * record may start. Right after it (the slot's old file is the last resort until that record): the
+ * old file goes, and Storage compacts when its free tail cannot take the new file (header and
+ * padding included) and the record files the rest may start: appends at each resume point (every
+ * 4 KiB of a file, every page of raw flash, as large as the slot's first, and at least _resume
+ * apart) and a revert's after the restart (verified, the trial boots, confirm and the report are
+ * marks in place), a new file every _n appends. So Storage compacts here, before the copy, and not
+ * in the records after it.
  */
 function room(d: Engine) {
   var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;

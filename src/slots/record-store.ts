@@ -4,14 +4,14 @@
 // before, during or after any operation leaves the previous latest record readable. A Storage unit
 // left behind is erased once the other holds the latest record: one record file stays, not two.
 //
-// Record bytes: [CRC-32 of bytes 4.., little endian][JSON length, 2 bytes LE][JSON][0xFF…][marks].
+// Record bytes: [CRC-32 of bytes 4.., LE][JSON length, 2 bytes LE][JSON][0xFF…][marks].
 // Only the words holding data are programmed; the tail stays erased, and no word is programmed
 // twice. Marks, outside the CRC, are words zeroed in place by the events whose next state they
 // say, so that those need no record (on Storage-only boards, no Storage file). The last word: the
 // outcome was reported. In a progress record, the x + 2 words before it (x: trial boots allowed):
-// verified (pending), one per trial boot (the selector's), confirmed. A word
-// a power cut left partly zeroed counts as zeroed: each mark is written once what it says is true,
-// or (a trial boot) before the image it counts runs.
+// verified (pending), one per trial boot (the selector's), confirmed. A word a power cut left
+// partly zeroed counts as zeroed: each mark is written once what it says is true, or (a trial
+// boot) before the image it counts runs.
 import { rawFlash } from "../build";
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
@@ -52,7 +52,7 @@ export interface BootRecord {
   r?: string;
   /** download progress: committed offset and CRC-32 of the bytes before it */
   d?: { o: number; k: number };
-  /** 0: an outcome to report to the Notecard (a confirm's, a revert's); 1 once reported, or nothing to report */
+  /** 0: an outcome to report to the Notecard (a confirm's, a revert's); 1: reported, or none */
   p?: number;
   /** whole-image CRC mismatches of this download so far */
   x?: number;
@@ -68,7 +68,7 @@ export interface Records {
   /** the latest record's index in its unit (a torn append may follow it) */
   _li: number;
   _free: number[];
-  /** the append under way: bytes, unit, record index, offset in the record, next raw address to erase (-1: none) */
+  /** the append under way: bytes, unit, record index, offset in it, next raw address to erase (-1: none) */
   _bytes: Uint8Array;
   _to: number;
   _at: number;
@@ -104,8 +104,8 @@ export function load(rs: Records): BootRecord | null {
         try { r = JSON.parse(s.substr(6, n)); } catch (e) { /* damaged */ }
       }
       if (r && typeof r.q === "number" && typeof r.s === "string" && (!rs._latest || r.q > rs._latest.q)) {
-        // The marks, and the state they say (as the selector reads them): n is verified plus the trial boots.
-        // (The confirmed word ends the count of the others when it is erased, and overrides it when not.)
+        // The marks and the state they say, as the selector reads them: n is verified plus the trial
+        // boots (the confirmed word ends that count when erased, and overrides it when not).
         for (n = 0; /[^\xff]/.test(s.substr(RECORD_SIZE - 4 * (c.x + 3 - n), 4)); n++);
         if (r.s === "progress" && n) r = /[^\xff]/.test(s.substr(RECORD_SIZE - 8, 4)) ? { q: r.q, s: "confirmed", a: r.c, b: r.a, p: 0 } : { q: r.q, s: n > 1 ? "trial" : "pending", a: r.a, c: r.c, n: n - 1 };
         if (/[^\xff]/.test(s.substr(RECORD_SIZE - 4))) r.p = 1;
