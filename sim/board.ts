@@ -66,14 +66,14 @@ export function packageRoot(): string {
  * install module: the Storage-only build where slots and record are Storage files (mode
  * "storage"), else the full one.
  */
-export function runtimeBuild(board?: string, name = "NotecardDFU"): string {
+export function profileBuild(board?: string, name = "NotecardDFU"): string {
   const file = resolve(packageRoot(), "boards", board + ".json");
   return (board && existsSync(file) && JSON.parse(readFileSync(file, "utf8")).mode === "storage" ? "dist/storage/" : "dist/") + name;
 }
 
 /** The runtime as built: for `board`, the build its profile calls for; else the full one. */
 export function loadBundle(board?: string): any {
-  return require(resolve(packageRoot(), runtimeBuild(board) + ".js"));
+  return require(resolve(packageRoot(), profileBuild(board) + ".js"));
 }
 
 /** The optional chunk-MD5 add-on, as built. */
@@ -83,7 +83,7 @@ export function loadMd5(): any {
 
 /** The install module (provisioning), as built: for `board`, the build its profile calls for. */
 export function loadInstall(board?: string): any {
-  return require(resolve(packageRoot(), runtimeBuild(board, "NotecardDFUInstall") + ".js"));
+  return require(resolve(packageRoot(), profileBuild(board, "NotecardDFUInstall") + ".js"));
 }
 
 export class SimBoard {
@@ -117,7 +117,7 @@ export class SimBoard {
       // is left to the ordinary runs.
       if (!(globalThis as any).__stryker__) {
         // Pretokenised, as the README has users store it.
-        this.runtime = readFileSync(resolve(packageRoot(), runtimeBuild(this.name) + ".pretok"), "latin1");
+        this.runtime = readFileSync(resolve(packageRoot(), profileBuild(this.name) + ".pretok"), "latin1");
         this.storage.write("NotecardDFU", this.runtime);
       }
     }
