@@ -94,7 +94,7 @@ describe("update engine (built bundle)", function () {
       const every = count(0), spaced = count(undefined), wide = count(65536);
       // 40000 bytes in 2 KiB chunks over 1 KiB pages: a resume point after each chunk (20, the
       // last at the end) with 0, 2 at 16 KiB, none at 64 KiB; besides them, one record before
-      // DFU mode and one once verified.
+      // DFU mode and the verified mark (a write of its own word).
       assert.equal(wide, 2);
       assert.equal(every - wide, 20);
       assert.equal(spaced - wide, 2);
