@@ -32,35 +32,31 @@ function boards() {
     resolveId(source) { return source === id ? id : null; },
     load(source) {
       if (source !== id) return null;
-      // Boards whose slots and record are the standard Storage files share one constructor.
-      const files = (n, r) => JSON.stringify({ slots: [{ file: "dfu.0", length: n }, { file: "dfu.1", length: n }], record: { files: ["dfu.r0", "dfu.r1"], length: r } });
       const rows = [];
       for (const f of readdirSync("boards").filter((n) => n.endsWith(".json")).sort()) {
         const b = JSON.parse(readFileSync("boards/" + f, "utf8"));
-        const r = b.layout.record.length;
-        const l = JSON.stringify(b.layout) === files(b.layout.slots[0].length, r) ? "f(" + b.layout.slots[0].length + "," + r + ")" : JSON.stringify(b.layout);
-        const extra = (b.fallback ? ",fallback:" + JSON.stringify(b.fallback) : "") + (b.storage !== undefined ? ",storage:" + b.storage : "");
-        rows.push(b.name + ":{layout:" + l + ",memoryMapped:" + b.memoryMapped + ",chunkSize:" + b.chunkSize + extra + "}");
+        const extra = (b.prove ? ",prove:true" : "") + (b.storage !== undefined ? ",storage:" + b.storage : "");
+        rows.push(b.name + ":{layout:" + JSON.stringify(b.layout) + ",memoryMapped:" + b.memoryMapped + ",chunkSize:" + b.chunkSize + extra + "}");
       }
-      return "function f(n, r) { return " + files(-1, -2).replace(/"length":-1/g, '"length":n').replace('"length":-2', '"length":r') + "; }\nexport var BOARDS = {" + rows.join(",") + "};";
+      return "export var BOARDS = {" + rows.join(",") + "};";
     }
   };
 }
 
 // *.boot.js files are separate ES5 programs the module installs (the boot selector): imported as
-// their minified text, with RAW (raw-flash code kept) as given: false for the Storage-only build.
-function bootText(raw) {
+// their minified text.
+function bootText() {
   return {
     name: "notecard-dfu-boot-text",
     async load(id) {
       if (!id.endsWith(".boot.js")) return null;
       const out = await minify(readFileSync(id, "utf8"), {
         ecma: 5, toplevel: false,
-        compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false, global_defs: { RAW: raw } },
+        compress: { hoist_funs: true, hoist_vars: false, passes: 2, toplevel: false },
         mangle: { toplevel: false, reserved: ["__dfu"] },
         format: { comments: false, ascii_only: true }
       });
-      writeFileSync("dist/" + (raw ? "" : "storage/") + "selector.min.js", out.code);
+      writeFileSync("dist/selector.min.js", out.code);
       return "export default " + JSON.stringify(out.code) + ";";
     }
   };
@@ -76,21 +72,8 @@ function bundle(input, name, extra) {
   };
 }
 
-// The Storage-only build of the runtime: rawFlash() (src/build.ts) false, so terser drops the
-// raw-flash code.
-function storageOnly() {
-  const id = "\0notecard-dfu:storage-build";
-  return {
-    name: "notecard-dfu-storage-only",
-    resolveId(source) { return /(^|\/)build$/.test(source) ? id : null; },
-    load(source) { return source === id ? "export function rawFlash() { return false; }" : null; }
-  };
-}
-
 export default [
   bundle("src/index.ts", "NotecardDFU", []),
-  bundle("src/index.ts", "storage/NotecardDFU", [storageOnly()]),
-  bundle("src/install.ts", "NotecardDFUInstall", [boards(), bootText(true)]),
-  bundle("src/install.ts", "storage/NotecardDFUInstall", [boards(), bootText(false), storageOnly()]),
+  bundle("src/install.ts", "NotecardDFUInstall", [boards(), bootText()]),
   bundle("src/dfu/md5.ts", "NotecardDFUMD5", [])
 ];

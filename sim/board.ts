@@ -34,8 +34,8 @@ export interface SimBoardOptions {
   notecard?: Partial<NotecardSimOptions>;
   maxWritesPerWord?: number;
   /**
-   * Provisioning's first steps on an erased board, as the README gives them: the profile's
-   * reservation (if any) and the runtime saved to Storage (default true).
+   * Provisioning's first step on an erased board, as the README gives it: the profile's
+   * reservation, if any (default true).
    */
   setUp?: boolean;
 }
@@ -61,19 +61,9 @@ export function packageRoot(): string {
   return dir;
 }
 
-/**
- * The build a board's profile calls for (README, "Loading the modules"), of the runtime or the
- * install module: the Storage-only build where slots and record are Storage files (mode
- * "storage"), else the full one.
- */
-export function profileBuild(board?: string, name = "NotecardDFU"): string {
-  const file = resolve(packageRoot(), "boards", board + ".json");
-  return (board && existsSync(file) && JSON.parse(readFileSync(file, "utf8")).mode === "storage" ? "dist/storage/" : "dist/") + name;
-}
-
-/** The runtime as built: for `board`, the build its profile calls for; else the full one. */
-export function loadBundle(board?: string): any {
-  return require(resolve(packageRoot(), profileBuild(board) + ".js"));
+/** The runtime, as built. */
+export function loadBundle(): any {
+  return require(resolve(packageRoot(), "dist/NotecardDFU.js"));
 }
 
 /** The optional chunk-MD5 add-on, as built. */
@@ -81,9 +71,9 @@ export function loadMd5(): any {
   return require(resolve(packageRoot(), "dist/NotecardDFUMD5.js"));
 }
 
-/** The install module (provisioning), as built: for `board`, the build its profile calls for. */
-export function loadInstall(board?: string): any {
-  return require(resolve(packageRoot(), profileBuild(board, "NotecardDFUInstall") + ".js"));
+/** The install module (provisioning), as built. */
+export function loadInstall(): any {
+  return require(resolve(packageRoot(), "dist/NotecardDFUInstall.js"));
 }
 
 export class SimBoard {
@@ -111,16 +101,23 @@ export class SimBoard {
     this.card = new NotecardSim(Object.assign({ clock: this.clock }, o.notecard ?? {}));
     if (o.setUp !== false && existsSync(resolve(packageRoot(), "boards", this.name + ".json"))) {
       const profile = JSON.parse(readFileSync(resolve(packageRoot(), "boards", this.name + ".json"), "utf8"));
-      if (profile.layout.reserve) loadInstall(this.name).reserve(this.ports({ board: this.name }));
-      // Under mutation testing the built files carry StrykerJS's instrumentation (the selector in
-      // .boot0 too), several times their size: the runtime is then not stored, and Storage's room
-      // is left to the ordinary runs.
-      if (!(globalThis as any).__stryker__) {
-        // Pretokenised, as the README has users store it.
-        this.runtime = readFileSync(resolve(packageRoot(), profileBuild(this.name) + ".pretok"), "latin1");
-        this.storage.write("NotecardDFU", this.runtime);
-      }
+      if (profile.layout.reserve) loadInstall().reserve(this.ports({ board: this.name }));
     }
+  }
+
+  /**
+   * Provisioning's last step, as the README gives it: the pretokenised runtime saved to Storage,
+   * after provision() has taken .bootcde out (it must survive everything after). Where it does not
+   * fit (the README's boards table says so), the runtime comes from dist/ only.
+   */
+  storeRuntime(): void {
+    // Under mutation testing the built files carry StrykerJS's instrumentation (the selector in
+    // .boot0 too), several times their size: the runtime is then not stored.
+    if ((globalThis as any).__stryker__ || this.runtime !== undefined) return;
+    const runtime = readFileSync(resolve(packageRoot(), "dist/NotecardDFU.pretok"), "latin1");
+    if (this.storage.getFree() + this.storage.getStats().trashBytes < 32 + ((runtime.length + 3) & ~3)) return;
+    this.runtime = runtime;
+    this.storage.write("NotecardDFU", runtime);
   }
 
   /** Ports for the module, as Espruino's built-ins would provide them. */

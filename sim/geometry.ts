@@ -45,11 +45,10 @@ export const GEOMETRIES: { [board: string]: Geometry } = {
     pages: uniformPages(0, 4096, 1024), free: [{ addr: 0xe000, length: 0x2000 }, { addr: 0x310000, length: 0x10000 }, { addr: 0x360000, length: 0xa0000 }],
     storage: { addr: 0x320000, length: 0xe0000 }, memory: { total: 16383, blocksize: 16 }
   },
-  /** A 128 KiB-sector case: STM32F4 with slots in sectors 5 and 6, the record in sectors 1-2. */
+  /** A 128 KiB-sector case: STM32F4 with slots in sectors 5 and 6. */
   F4_SECTORS: { pages: stm32f4(512), free: [{ addr: 0x08004000, length: 32768 }, { addr: 0x08020000, length: 262144 }], storage: { addr: 0x08010000, length: 65536 }, memory: arm(8190, 13, 0x08010000) }
 };
 
 export const F4_SECTORS_LAYOUT = {
-  slots: [{ addr: 0x08020000, length: 131072 }, { addr: 0x08040000, length: 131072 }],
-  record: { addr: 0x08004000, length: 32768 }
+  slots: [{ addr: 0x08020000, length: 131072 }, { addr: 0x08040000, length: 131072 }]
 };

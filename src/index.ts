@@ -3,25 +3,21 @@
 // separate NotecardDFUInstall module, which can be erased once it has run. The methods live on a
 // prototype: defined once, whatever the number of instances.
 import { BootInfo, confirm, info } from "./boot/trial";
-import { check, CheckCallback, createEngine, Engine, records, RESUME_EVERY } from "./dfu/engine";
+import { check, CheckCallback, createEngine, Engine, bootState, RESUME_EVERY } from "./dfu/engine";
 import { Md5AddOn } from "./dfu/md5";
 import { fault, Fault } from "./errors";
 import { createClient, request, Response, ResponseCallback } from "./notecard/client";
 import { TransportOptions, transportOptions } from "./notecard/i2c-transport";
 import { resolvePorts } from "./platform";
 import { Ports } from "./ports";
-import { Config, Layout, readConfig } from "./slots/config";
-import { Records } from "./slots/record-store";
+import { Config, readConfig } from "./slots/config";
+import { Store } from "./slots/boot-state";
 
 export var VERSION = "0.2.0";
 
 export interface SetupOptions extends Partial<Ports> {
   /** Notecard I2C address (default 0x17). */
   address?: number;
-  /** The board provisioned for (checked against what provisioning stored), optional. */
-  board?: string;
-  /** The provisioned layout (checked against what provisioning stored), optional. */
-  layout?: Layout;
   /** Version of the running image (compared with the Notecard's body.version). */
   version?: string;
   /** Largest dfu.get chunk, bytes (default: the provisioned one, else 4096; 256..8192). */
@@ -37,7 +33,7 @@ export interface SetupOptions extends Partial<Ports> {
   dfuWaitMs?: number;
   keepAliveMs?: number;
   chunkRetries?: number;
-  /** Least distance between resume points, bytes (default 16384; 0: every erase page or 4 KiB of a file). */
+  /** Least distance between resume points, bytes (default 16384; 0: every erase page). */
   resumeEvery?: number;
   onProgress?: (p: { phase: string; offset: number; total: number; bytesPerSecond: number }) => void;
   onEvent?: (text: string) => void;
@@ -72,14 +68,14 @@ Dfu.prototype = {
   command: function (cmd: Response, cb?: (err: Fault | null) => void) { request(this._d._c, cmd, cb || function () {}, 1); }
 };
 
-function store(d: Engine): Records | null {
-  var rs = records(d);
-  return rs && (rs as Fault).code ? null : rs as Records | null;
+function store(d: Engine): Store | null {
+  var st = bootState(d);
+  return st && (st as Fault).code ? null : st as Store | null;
 }
 
 export function setup(options: SetupOptions) {
   if (!options || !options.i2c) throw fault("layout", "no i2c");
-  var p = resolvePorts(options), given = readConfig(p.storage, options.board, options.layout);
+  var p = resolvePorts(options), given = readConfig(p.storage);
   var chunk = options.chunkSize || (given && (given as Config).k) || 4096, t = transportOptions(options.transport);
   if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize: 256..8192, multiple of 4");
   if (options.address) t[0] = options.address;
@@ -90,6 +86,6 @@ export function setup(options: SetupOptions) {
   return new (Dfu as any)(createEngine(p, createClient(p, t, 4 * Math.ceil(chunk / 3) + 256, o.retries, o.retryDelayMs), {
     _version: o.version, _chunk: chunk, _downgrade: !!options.allowDowngrade, _verifyMd5: !!options.verifyMd5, _md5: options.md5,
     _dfuWait: o.dfuWaitMs, _keepAlive: o.keepAliveMs, _chunkRetries: o.chunkRetries, _resume: o.resumeEvery,
-    _onProgress: options.onProgress, _onEvent: options.onEvent, _board: options.board, _layout: options.layout
+    _onProgress: options.onProgress, _onEvent: options.onEvent
   }));
 }

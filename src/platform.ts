@@ -1,7 +1,6 @@
 // The only file that reaches Espruino's globals. Called from setup(), never at module load, so the
 // module can be required (and tested) where these built-ins do not exist. Built-in functions are
 // handed over as they are; the three that need a wrapper are defined once, here, not per setup().
-import { rawFlash } from "./build";
 import { Data, Ports } from "./ports";
 
 function clock() {
@@ -25,8 +24,7 @@ export function memory() {
 export function resolvePorts(given: Partial<Ports>): Ports {
   return {
     i2c: given.i2c as Ports["i2c"],
-    // The Storage-only build reads and writes Storage alone.
-    flash: (rawFlash() && (given.flash || require("Flash"))) as Ports["flash"],
+    flash: given.flash || require("Flash"),
     storage: given.storage || require("Storage"),
     timers: given.timers || { set: setTimeout, clear: clearTimeout } as any,
     clock: given.clock || clock,

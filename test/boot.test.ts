@@ -1,5 +1,5 @@
-// Slots, boot record and selector through the built bundle on simulated boards: layout checks,
-// provisioning, the record's power-fail behaviour, trial boot, confirm and revert.
+// Slots, boot state and selector through the built bundle on simulated boards: layout checks,
+// provisioning, the trailers' power-fail behaviour, trial boot, confirm and revert.
 import { strict as assert } from "assert";
 import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../sim/board";
@@ -23,39 +23,45 @@ function staged(board: SimBoard, version: string, opts: { throws?: boolean; size
   return src;
 }
 
-
 /** The layout provisioning stored: the first line of .boot0, "//" and JSON. */
 function storedLayout(board: SimBoard): any {
   const text = board.storage.read(".boot0") as string;
   return JSON.parse(text.substring(2, text.indexOf("\n")));
 }
 
-describe("slots, boot record and selector (built bundle)", function () {
+/** Offset in the flash simulator's memory of slot i's trailer (src/slots/boot-state.ts). */
+function trailer(board: SimBoard, i: number): number {
+  const c = storedLayout(board);
+  return c.s[i].a + c.s[i].l - c.t - board.flash.base;
+}
+
+const profiles = readdirSync("boards").map((f) => JSON.parse(readFileSync("boards/" + f, "utf8")));
+
+describe("slots, boot state and selector (built bundle)", function () {
   describe("layouts", function () {
-    const boards = readdirSync("boards").map((f) => JSON.parse(readFileSync("boards/" + f, "utf8")));
-    for (const b of boards) {
+    for (const b of profiles) {
       it(`accepts the ${b.name} profile on its flash geometry`, function () {
         const board = new SimBoard({ board: b.name });
         assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: b.name })));
       });
     }
 
+    const reserve = { file: "dfu.area", length: 132064 };
     const unsafe: [string, any, RegExp][] = [
-      ["a slot that does not start on a page", { slots: [{ addr: 0x10000600, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /slot 0: .*not on an erase-page boundary/],
-      ["a slot that does not end on a page", { slots: [{ addr: 0x10000400, length: 1000 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /slot 0: .*does not end on an erase-page boundary/],
-      ["overlapping slots", { slots: [{ addr: 0x10000400, length: 8192 }, { addr: 0x10001400, length: 8192 }], record: { addr: 0x1001e400, length: 8192 } }, /slot 0 overlaps slot 1/],
-      ["a record inside a slot", { slots: [{ addr: 0x10000400, length: 0x20000 }, { addr: 0x10030000, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /overlaps record/],
-      ["a record of one page", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 1024 } }, /at least two erase pages/],
-      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], record: { addr: 0x1001e400, length: 8192 } }, /outside flash/],
-      ["two slots in one Storage file", { slots: [{ file: "a", length: 4096 }, { file: "a", length: 4096 }], record: { files: ["r0", "r1"], length: 2048 } }, /same Storage file/],
-      ["record files too small for a record", { slots: [{ file: "a", length: 4096 }, { file: "b", length: 4096 }], record: { files: ["r0", "r1"], length: 252 } }, /each file needs room for a record \(256 bytes\)/]
+      ["a slot that does not start on a page", { slots: [{ addr: 0x10000600, length: 4096 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*not on an erase-page boundary/],
+      ["a slot that does not end on a page", { slots: [{ addr: 0x10000400, length: 1000 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*does not end on an erase-page boundary/],
+      ["overlapping slots", { slots: [{ addr: 0x10000400, length: 8192 }, { addr: 0x10001400, length: 8192 }], reserve }, /slot 1 overlaps slot 0/],
+      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], reserve }, /outside flash/],
+      ["a slot no longer than its trailer", { slots: [{ addr: 0x10000400, length: 0 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*a length past its trailer/],
+      ["a slot in Storage outside the reservation", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10030000, length: 4096 }], reserve }, /slot 1 \(0x10030000\+4096\) overlaps Storage .* outside a reservation/]
     ];
     for (const [what, layout, problem] of unsafe) {
       it(`refuses ${what}`, function () {
         const board = new SimBoard();
-        assert.throws(() => Install.installBoot(Object.assign(board.ports(), { layout })), (e: any) => e.code === "layout" && problem.test(e.message));
+        const opts = { layout, storageAddr: 0x10000000 };
+        assert.throws(() => Install.installBoot(Object.assign(board.ports(), opts)), (e: any) => e.code === "layout" && problem.test(e.message));
         let err: any;
-        Install.provision(Object.assign(board.ports(), { layout }), "x", (e: any) => { err = e; });
+        Install.provision(Object.assign(board.ports(), opts), "x", (e: any) => { err = e; });
         assert.equal(err && err.code, "layout", "provision refuses it too");
         assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
       });
@@ -63,7 +69,7 @@ describe("slots, boot record and selector (built bundle)", function () {
 
     it("refuses raw slots over firmware or Storage (outside Flash.getFree())", function () {
       const board = new SimBoard({ board: "ESPRUINOWIFI" });
-      const layout = { slots: [{ addr: 0x08010000, length: 65536 }, { addr: 0x08004000, length: 16384 }], record: { files: ["r0", "r1"], length: 2048 } };
+      const layout = { slots: [{ addr: 0x08010000, length: 65536 }, { addr: 0x08004000, length: 16384 }] };
       assert.throws(() => Install.installBoot(Object.assign(board.ports(), { layout })), /slot 0 .*not inside a free flash area/);
     });
   });
@@ -76,72 +82,106 @@ describe("slots, boot record and selector (built bundle)", function () {
 
     it("refuses a raw slot that Flash.getFree() offers inside Storage (ESP32's 0x360000)", function () {
       const board = new SimBoard({ board: "ESP32" });
-      refuses(board, { board: "ESP32", layout: { slots: [{ addr: 0x360000, length: 16384 }, { addr: 0x310000, length: 16384 }], record: { addr: 0x31e000, length: 8192 } } }, /slot 0 \(0x360000\+16384\) overlaps Storage \(0x320000\+917504\)/);
+      refuses(board, { board: "ESP32", layout: { slots: [{ addr: 0x360000, length: 16384 }, { addr: 0x310000, length: 16384 }] } }, /slot 0 \(0x360000\+16384\) overlaps Storage \(0x320000\+917504\)/);
     });
 
     it("takes Storage's start from process.memory() over the profile's table", function () {
-      // A build whose Storage starts in the 128 KB sector: the profile's slot 0 is refused there.
+      // A build whose Storage would start in the 128 KB sector: the reservation is not found there.
       const board = new SimBoard({ board: "PICO" });
       const memory = () => ({ total: 5100, blocksize: 13, flash_code_start: 0x08060000 });
-      refuses(board, { board: "PICO", memory }, /slot 0 \(0x8060000\+131072\) overlaps Storage \(0x8060000\+49152\)/);
+      refuses(board, { board: "PICO", memory }, /Storage's first file must be the reservation/);
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "PICO" })));
     });
 
-    it("needs to know where Storage is for raw slots: a layout without a board on a build that does not say is refused", function () {
+    it("needs to know where Storage is: a layout without a board on a build that does not say is refused", function () {
       const board = new SimBoard({ board: "ESP32" });
       const layout = JSON.parse(readFileSync("boards/ESP32.json", "utf8")).layout;
       refuses(board, { layout }, /where Storage lies is unknown/);
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { layout, storageAddr: 0x320000 })));
     });
 
-    it("refuses the Original Espruino's old layout: Flash.getPage() does not know 0x08040000", function () {
+    it("refuses the Original Espruino's area: Flash.getPage() does not know 0x08040000", function () {
       const board = new SimBoard({ board: "ESPRUINOBOARD" });
-      const layout = { slots: [{ addr: 0x08040000, length: 61440 }, { addr: 0x0804f000, length: 61440 }], record: { addr: 0x0805e000, length: 8192 } };
-      refuses(board, { layout }, /slot 0: 0x8040000 is outside flash/);
+      const layout = { slots: [{ addr: 0x08040000, length: 61440 }, { addr: 0x0804f000, length: 61440 }] };
+      refuses(board, { layout }, /slot 0 .*0x8040000 is outside flash/);
     });
 
     it("refuses an unmapped slot larger than the RAM its image is read into", function () {
       const board = new SimBoard({ board: "ESP32" });
-      refuses(board, { board: "ESP32", memory: () => ({ total: 1500, blocksize: 16 }) }, /slot 0 \(0x310000\+28672\) is larger than the RAM \(24000 bytes\)/);
+      refuses(board, { board: "ESP32", memory: () => ({ total: 1500, blocksize: 16 }) }, /slot 0 \(0x310000\+32768\) is larger than the RAM \(24000 bytes\)/);
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "ESP32", memoryMapped: true, memory: () => ({ total: 1500, blocksize: 16 }) })), "a mapped slot runs in place");
     });
 
-    it("LINUX: the raw slots must lie in the reservation, Storage's first file, made by reserve() on an erased Storage", function () {
+    it("LINUX: the slots must lie in the reservation, Storage's first file, made by reserve() on an erased Storage", function () {
       const board = new SimBoard({ board: "LINUX", setUp: false });
       board.storage.write("app", "an earlier file");
       refuses(board, { board: "LINUX" }, /Storage's first file must be the reservation dfu\.area/);
       assert.throws(() => Install.reserve(Object.assign(board.ports(), { board: "LINUX" })), (e: any) => e.code === "layout" && /Storage is not empty/.test(e.message));
-      refuses(board, { layout: { slots: linux.slots, record: linux.record }, storageAddr: 0x10000000 }, /slot 0 \(0x10000400\+61440\) overlaps Storage/);
+      refuses(board, { layout: { slots: linux.slots }, storageAddr: 0x10000000 }, /slot 0 \(0x10000400\+65536\) overlaps Storage/);
 
       const fresh = new SimBoard({ board: "LINUX", setUp: false });
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
       assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf("dfu.area")], [["dfu.area"], 0x10000000], "once, first");
-      assert.throws(() => Install.reserve(Object.assign(fresh.ports(), { board: "PICO" })), (e: any) => e.code === "layout" && /reserves nothing/.test(e.message));
+      assert.throws(() => Install.reserve(Object.assign(fresh.ports(), { board: "ESP32" })), (e: any) => e.code === "layout" && /reserves nothing/.test(e.message));
       assert.doesNotThrow(() => Install.installBoot(Object.assign(fresh.ports(), { board: "LINUX" })));
-      // The reservation must end on a page boundary and cover the slots and record.
+      // The reservation must end on a page boundary and cover the slots.
       refuses(fresh, { layout: Object.assign({}, linux, { reserve: { file: "dfu.area", length: linux.reserve.length - 4 } }), storageAddr: 0x10000000 }, /first file must be the reservation/);
       const wide = JSON.parse(JSON.stringify(linux));
-      wide.record.addr += 1024;
-      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /record \(0x1001e800\+8192\) overlaps Storage/);
+      wide.slots[1].addr += 1024;
+      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /slot 1 \(0x10010800\+65536\) overlaps Storage/);
     });
 
-    it("LINUX: Storage filled, files erased and compacted around the reservation never touch a slot", function () {
-      const board = new SimBoard({ board: "LINUX" });
-      board.saveApp(appImage("1.0.0", { size: 30000 }));
+    for (const b of profiles.filter((p) => p.layout.reserve)) {
+      it(`${b.name}: the application's files written, erased and compacted after the module's never move the reservation`, function () {
+        const board = new SimBoard({ board: b.name });
+        const room = Math.min(...b.layout.slots.map((s: any) => s.length)) - 400;
+        board.saveApp(appImage("1.0.0", { size: 2000 }));
+        provision(board, device(board, "1.0.0"));
+        staged(board, "2.0.0", { size: room });
+        assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
+        const res = b.layout.reserve, lo = b.storage - board.flash.base, hi = lo + 32 + res.length;
+        const area = Buffer.from(board.flash.mem.subarray(lo, hi));
+        // Fill Storage with files, erase every other one, write more: Storage compacts.
+        const chunk = Math.max(256, Math.floor(board.storage.getFree() / 5) - 64);
+        for (let i = 0; i < 5 && board.storage.getFree() > chunk + 64; i++) board.storage.write("fill" + i, String(i).repeat(chunk));
+        for (let i = 0; i < 5; i += 2) if (board.storage.read("fill" + i) !== undefined) board.storage.erase("fill" + i);
+        board.storage.write("more", "m".repeat(Math.floor(chunk * 1.5)));
+        board.storage.compact();
+        assert.ok(board.storage.compactions >= 1, "Storage compacted");
+        assert.ok(board.storage.compactedFrom >= b.storage + 32 + res.length, "no compaction starts before the reservation's end");
+        assert.deepEqual(Buffer.from(board.flash.mem.subarray(lo, hi)), area, "the reservation is byte for byte as it was");
+        assert.equal(board.boot().ran, "2.0.0");
+        confirm(board, device(board, "2.0.0"));
+        staged(board, "3.0.0", { size: room });
+        assert.equal(check(board, device(board, "2.0.0")).result.state, "updated");
+        assert.equal(board.boot().ran, "3.0.0");
+      });
+    }
+
+    it("a reservation not where provisioning put it: the runtime refuses with a layout error and writes nothing; the selector runs only what lies outside it", function () {
+      const board = new SimBoard({ board: "PICO" });
+      board.saveApp(appImage("1.0.0"));
       provision(board, device(board, "1.0.0"));
-      const area = Buffer.from(board.flash.mem.subarray(0x400, 0x20400));
-      for (let i = 0; i < 6; i++) board.storage.write("fill" + i, String(i).repeat(15000));
-      for (let i = 0; i < 6; i += 2) board.storage.erase("fill" + i);
-      board.storage.write("more", "m".repeat(40000));
-      assert.ok(board.storage.compact() || board.storage.compactions > 0);
-      assert.ok(board.storage.compactions >= 1, "Storage compacted");
-      assert.equal(board.storage.compactedFrom, 0x10020400, "no compaction starts before the reservation's end");
-      assert.deepEqual(Buffer.from(board.flash.mem.subarray(0x400, 0x20400)), area, "the slots and record are byte for byte as they were");
-      assert.equal(board.boot().ran, "1.0.0");
+      staged(board, "2.0.0");
+      check(board, device(board, "1.0.0"));
+      assert.equal(board.boot().ran, "2.0.0");
+      confirm(board, device(board, "2.0.0"));
+      // Storage erased and the files written again: the reservation's header is gone from its place.
+      const boot0 = board.storage.read(".boot0") as string;
+      board.storage.eraseAll();
+      board.storage.write(".boot0", boot0);
+      staged(board, "3.0.0");
+      const flash = Buffer.from(board.flash.mem);
+      const { err } = check(board, device(board, "2.0.0"));
+      assert.deepEqual([err && err.code, err && /reservation moved/.test(err.message)], ["layout", true]);
+      assert.ok(flash.equals(Buffer.from(board.flash.mem)), "no flash written");
+      const b = board.boot();
+      assert.ok(b.printed.indexOf("NotecardDFU: reservation moved") >= 0, b.printed.join(" | "));
+      assert.equal(b.ran, "1.0.0", "slot 1 (in the reservation) is not trusted; slot 0 (raw, outside Storage) still boots");
     });
 
-    it("PICO: proves the sector beyond the documented flash before using it, else provisions the Storage-only fallback", function () {
+    it("PICO: proves the sector beyond the documented flash before using it, else refuses the board", function () {
       const good = new SimBoard({ board: "PICO" });
       good.saveApp(appImage("1.0.0"));
       provision(good, device(good, "1.0.0"));
@@ -152,23 +192,27 @@ describe("slots, boot record and selector (built bundle)", function () {
       good.flash.stuck.push({ addr: 0x08060002, mask: 0x08, times: 1 });
       Install.installBoot(Object.assign(good.ports(), { board: "PICO" }));
       assert.equal(good.flash.erases, erases);
-      assert.equal(storedLayout(good).s[0].a, 0x08060000);
       assert.equal(good.boot().ran, "1.0.0");
 
       const bad = new SimBoard({ board: "PICO" });
       // The sector does not hold what is written to it.
       bad.flash.stuck.push({ addr: 0x08060002, mask: 0x08, times: 1 });
       bad.saveApp(appImage("1.0.0"));
-      provision(bad, device(bad, "1.0.0"));
-      const cfg = storedLayout(bad);
-      assert.deepEqual(cfg.s, [{ f: "dfu.0", l: 11264 }, { f: "dfu.1", l: 11264 }]);
-      assert.equal(bad.boot().ran, "1.0.0");
-      // The fallback stays the layout, even once the sector would hold a pattern.
-      Install.installBoot(Object.assign(bad.ports(), { board: "PICO" }));
-      assert.deepEqual(storedLayout(bad).s, cfg.s);
-      staged(bad, "2.0.0", { size: 11264 });
-      assert.equal(check(bad, device(bad, "1.0.0")).result.state, "updated");
-      assert.equal(bad.boot().ran, "2.0.0");
+      const [err] = settle(bad, (cb) => device(bad, "1.0.0").provision(undefined, cb));
+      assert.equal(err && err.code, "layout");
+      assert.match(err.message, /slot 0 reads back wrong at 0x8060000: this board's flash past its documented size is not there/);
+      assert.equal(bad.storage.read(".boot0"), undefined, "nothing installed");
+      assert.equal(bad.boot().ran, "1.0.0", ".bootcde still boots");
+    });
+
+    it("refuses a board provisioned by release 0.1 (a record in Storage files) with what to do, and leaves it booting", function () {
+      const board = new SimBoard();
+      const old = '//{"b":"PUCKJS","s":[{"f":"dfu.0","l":10240},{"f":"dfu.1","l":10240}],"r":{"f":["dfu.r0","dfu.r1"],"l":256},"z":256,"x":3,"k":1024}\nprint("old selector")';
+      board.storage.write(".boot0", old);
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.deepEqual([err && err.code, result.state], ["layout", "retry"]);
+      assert.match(err.message, /provisioned by 0\.1 \(record files\): erase Storage, provision again/);
+      assert.equal(board.storage.read(".boot0"), old, "its selector is left as it was");
     });
   });
 
@@ -217,15 +261,12 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.equal(b.rebootRequested, false);
     });
 
-    it("does not take a record whose CRC does not match, however well formed", function () {
+    it("does not take a trailer whose header CRC does not match, however well formed", function () {
       const board = updated();
-      // The progress record marked verified, which would start 2.0.0 on trial: its CRC bytes
-      // changed, the rest intact.
-      const base = 0x1001e400 - 0x10000000, text = Buffer.from(board.flash.mem.subarray(base, base + 8192)).toString("latin1");
-      const json = text.lastIndexOf('{"q":');
-      assert.ok(json >= 6 && /"s":"progress"/.test(text.substr(json, 200)));
       assert.equal(device(board, "1.0.0").info().state, "pending");
-      board.flash.mem[base + json - 6] ^= 0x01;
+      // Slot 1's header (v2, verified) with one bit of its version text changed, the rest intact.
+      board.flash.mem[trailer(board, 1) + 12] ^= 0x01;
+      assert.equal(device(board, "1.0.0").info().state, "confirmed");
       assert.equal(board.boot().ran, "1.0.0");
     });
 
@@ -233,12 +274,12 @@ describe("slots, boot record and selector (built bundle)", function () {
       const board = updated();
       assert.equal(board.boot().ran, "2.0.0");
       confirm(board, device(board, "2.0.0"));
-      board.flash.mem[0x1000f400 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10010400 - 0x10000000 + 10] ^= 0x40;
       board.flash.mem[0x10000400 - 0x10000000 + 10] ^= 0x40;
       const b = board.boot();
       assert.equal(b.ran, null);
       assert.deepEqual(b.evaluated, [], "nothing evaluated");
-      assert.deepEqual(b.printed, ["NotecardDFU: slot 1 fails its CRC"]);
+      assert.deepEqual(b.printed, ["NotecardDFU: slot 1 fails its CRC", "NotecardDFU: slot 0 fails its CRC"]);
     });
 
     it("writes nothing at the boot of a confirmed image, reported or not", function () {
@@ -255,34 +296,27 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.ok(board.card.reports.some((r) => r.req.status === "installed 2.0.0"));
     });
 
-    it("erases no record unit at a trial boot (a mark in place), and compacts a full one into the other for a revert, clean", function () {
+    it("erases nothing at a trial boot or a revert: each writes one word of the candidate's trailer", function () {
       const board = updated();
-      const before = board.flash.erases;
-      assert.equal(board.boot().ran, "2.0.0");
-      assert.equal(board.flash.erases, before, "a trial boot zeroes a word of the record in place");
-      assert.deepEqual([device(board, "2.0.0").info().state, device(board, "2.0.0").info().attempt], ["trial", 1]);
-      // Fill the rest of the record unit in use with older records, so that the revert finds it full.
-      const unit = [0x1001e400 - 0x10000000, 0x1001f400 - 0x10000000];
-      const mem = board.flash.mem;
-      const SIZE = 256, N = 4096 / SIZE;
-      const used = unit.map((u) => { let i = 0; while (i < N && !mem.subarray(u + i * SIZE, u + i * SIZE + SIZE).every((x) => x === 0xff)) i++; return i; });
-      const at = used[0] > 0 && used[0] < N && (used[1] === 0 || used[1] === N) ? 0 : 1;
-      const filler = mem.slice(unit[at], unit[at] + SIZE);
-      for (let i = used[at]; i < N; i++) mem.set(filler, unit[at] + i * SIZE);
-      assert.equal(board.boot().ran, "2.0.0");
-      assert.equal(board.boot().ran, "2.0.0");
-      assert.equal(board.flash.erases, before, "nor do the second and third");
-      // The fourth boot reverts: a record, into the other unit.
+      const erases = board.flash.erases, t = trailer(board, 1);
+      const changed = (before: Buffer) => [...new Set([...Array(before.length).keys()].filter((i) => before[i] !== board.flash.mem[i]).map((a) => (a - t) >> 2))];
+      for (let i = 1; i <= 3; i++) {
+        const before = Buffer.from(board.flash.mem);
+        assert.equal(board.boot().ran, "2.0.0");
+        assert.deepEqual(changed(before), [9 + i], `trial boot ${i}: its mark, word ${9 + i}`);
+        assert.deepEqual([device(board, "2.0.0").info().state, device(board, "2.0.0").info().attempt], ["trial", i]);
+      }
+      const before = Buffer.from(board.flash.mem);
       const b = board.boot();
       assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
-      assert.ok(board.flash.erases > before, "the other unit was erased for the revert's record");
+      assert.deepEqual(changed(before), [14], "the revert: the rejected mark");
+      assert.equal(board.flash.erases, erases, "nothing erased");
       assert.deepEqual(board.flash.violations, []);
-      assert.equal(device(board, "1.0.0").info().state, "reverted");
-      assert.equal(device(board, "1.0.0").info().reason, "not confirmed after 3 boots");
+      assert.deepEqual([device(board, "1.0.0").info().state, device(board, "1.0.0").info().reason], ["reverted", "not confirmed after 3 boots"]);
       assert.equal(board.boot().ran, "1.0.0");
     });
 
-    it("does nothing without a valid record", function () {
+    it("does nothing without a valid trailer", function () {
       const board = new SimBoard();
       device(board, "1.0.0").installBoot();
       board.saveApp(appImage("1.0.0"));
@@ -300,9 +334,11 @@ describe("slots, boot record and selector (built bundle)", function () {
     for (const name of readdirSync("boards").map((f) => f.replace(/\.json$/, ""))) {
       it(`runs v1 -> v2 (confirmed) -> v3 (never confirmed) -> reverted to v2 on ${name}, v1 and v2 the largest application`, function () {
         const profile = JSON.parse(readFileSync(`boards/${name}.json`, "utf8"));
-        const largest = Math.min(...profile.layout.slots.map((s: any) => s.length));
         const board = new SimBoard({ board: name });
-        board.saveApp(appImage("1.0.0", { size: largest }));
+        Install.installBoot(Object.assign(board.ports(), { board: name }));
+        const largest = Math.min(...profile.layout.slots.map((s: any) => s.length)) - storedLayout(board).t;
+        // The first image goes through Storage (.bootcde): as large as Storage then takes.
+        board.saveApp(appImage("1.0.0", { size: Math.min(largest, board.storage.getFree() - 2048) }));
         provision(board, device(board, "1.0.0"));
         assert.equal(board.boot().ran, "1.0.0");
 
@@ -344,7 +380,7 @@ describe("slots, boot record and selector (built bundle)", function () {
 
     it("reverts at boot when the candidate slot no longer matches its CRC", function () {
       const board = updated();
-      board.flash.mem[0x1000f400 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
+      board.flash.mem[0x10010400 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.match(device(board, "1.0.0").info().reason, /CRC mismatch at boot/);
@@ -367,7 +403,7 @@ describe("slots, boot record and selector (built bundle)", function () {
       assert.deepEqual(calls, [[8, true]]);
     });
 
-    it("counts maxAttempts trial boots (1 to 3, each a word of the record) and refuses more", function () {
+    it("counts maxAttempts trial boots (1 to 3, each a word of the trailer) and refuses more", function () {
       for (const x of [1, 2, 3]) {
         const board = new SimBoard();
         board.saveApp(appImage("1.0.0"));
@@ -380,7 +416,7 @@ describe("slots, boot record and selector (built bundle)", function () {
         }
         const erases = board.flash.erases;
         assert.equal(board.boot().ran, "1.0.0", `maxAttempts ${x}: reverted at boot ${x + 1}`);
-        assert.equal(board.flash.erases, erases, "the revert's record goes where its unit has room: nothing erased");
+        assert.equal(board.flash.erases, erases, "the revert is a mark: nothing erased");
         assert.equal(device(board, "1.0.0").info().reason, `not confirmed after ${x} boots`);
       }
       const board = new SimBoard();
@@ -388,29 +424,6 @@ describe("slots, boot record and selector (built bundle)", function () {
       const [err] = settle(board, (cb) => device(board, "1.0.0", { maxAttempts: 4 }).provision(undefined, cb));
       assert.deepEqual([err && err.code, err && err.message], ["layout", "maxAttempts: 1 to 3"]);
       assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
-    });
-
-    it("reverts into the other Storage record file when the selector finds its file full (full build, PICO)", function () {
-      const board = new SimBoard({ board: "PICO" });
-      board.saveApp(appImage("1.0.0"));
-      provision(board, device(board, "1.0.0"));
-      staged(board, "2.0.0", { throws: true });
-      check(board, device(board, "1.0.0"));
-      // Fill the 1 KB record file (four records) that holds the latest record with older records.
-      const files = ["dfu.r0", "dfu.r1"], live = files.filter((f) => board.storage.read(f) !== undefined);
-      assert.equal(live.length, 1);
-      const text = board.storage.read(live[0]) as string;
-      let used = 0;
-      while (used < 4 && /[^\xff]/.test(text.substr(used * 256, 256))) used++;
-      assert.ok(used > 0 && used < 4, String(used));
-      for (let i = used; i < 4; i++) board.storage.write(live[0], text.substr(0, 256), i * 256);
-      for (let i = 1; i <= 3; i++) assert.equal(board.boot().ran, "2.0.0", `trial ${i}`);
-      const b = board.boot();
-      assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
-      const other = files.find((f) => f !== live[0])!;
-      assert.ok(/"s":"reverted"/.test(board.storage.read(other) as string), "the revert's record is in the other file");
-      assert.deepEqual([device(board, "1.0.0").info().state, device(board, "1.0.0").info().reason], ["reverted", "not confirmed after 3 boots"]);
-      assert.equal(board.boot().ran, "1.0.0");
     });
 
     it("defers an update while the running image is still on trial", function () {

@@ -30,12 +30,16 @@ describe("notecard-dfu CLI", function () {
       }
     });
 
-    it("--faults: recovers from bus faults and a power cut mid-copy by resuming", function () {
-      const { code, out } = run("demo", "--faults");
-      assert.equal(code, 0, out);
-      assert.match(out, /POWER CUT/);
-      assert.match(out, /resume [1-9]\d*/);
-      assert.match(out, /OK: v2 installed and confirmed/);
+    it("--faults: recovers from bus faults and a power cut mid-copy, resuming where the slot has pages to resume at", function () {
+      const pico = run("demo", "--faults");
+      assert.equal(pico.code, 0, pico.out);
+      assert.match(pico.out, /POWER CUT/);
+      assert.match(pico.out, /slot 1 is one 16 KB erase page: after the power cut the copy started again/);
+      assert.match(pico.out, /OK: v2 installed and confirmed/);
+      const linux = run("demo", "--faults", "--board", "LINUX");
+      assert.equal(linux.code, 0, linux.out);
+      assert.match(linux.out, /resume [1-9]\d*/);
+      assert.match(linux.out, /OK: v2 installed and confirmed/);
     });
 
     it("--bad-image: a v3 that never confirms is reverted and the revert reported", function () {
@@ -67,27 +71,33 @@ describe("notecard-dfu CLI", function () {
   });
 
   describe("provision-script", function () {
-    it("prints ES5 that provisions the board with the install module and then erases it", function () {
+    it("prints ES5 that erases Storage, reserves the slots, provisions the board and names the runtime last", function () {
       const r = run("provision-script", "--board", "LINUX", "--version", "1.0.0");
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(checkSource(r.out), []);
-      const board = new SimBoard();
-      board.saveApp(appImage("1.0.0"));
-      board.storage.write("NotecardDFUInstall", "(the module's text)");
+      const steps = r.out.split(/^(?=\/\/ Step \d+)/m);
+      assert.equal(steps.length, 4, r.out);
+      assert.match(steps[1], /save your app/);
+      assert.match(steps[3], /store the runtime as the Storage file "NotecardDFU"/);
+      // A board with an earlier file, as a user's would be: step 1 makes Storage what provisioning needs.
+      const board = new SimBoard({ board: "LINUX", setUp: false });
+      board.storage.write("old", "a file from before");
       const printed: string[] = [];
-      // What the board provides: the module as stored, bound to this board's hardware, and Storage.
+      // What the board provides: the module, bound to this board's hardware, and Storage.
       const req = (name: string) => name === "NotecardDFUInstall"
-        ? { provision: (o: any, code: any, cb: any) => Install.provision(Object.assign(board.ports(), o), code, cb) }
+        ? { reserve: (o: any) => Install.reserve(Object.assign(board.ports(), o)), provision: (o: any, code: any, cb: any) => Install.provision(Object.assign(board.ports(), o), code, cb) }
         : name === "Storage" ? board.storage : undefined;
-      new Function("require", "print", r.out)(req, (t: string) => printed.push(t));
+      new Function("require", "print", steps[0])(req, (t: string) => printed.push(t));
+      assert.deepEqual(board.storage.list(), ["dfu.area"], "erased, then the reservation alone");
+      board.saveApp(appImage("1.0.0"));
+      new Function("require", "print", steps[2])(req, (t: string) => printed.push(t));
       board.clock.runUntil(() => printed.length > 0);
       assert.match(printed[0], /^provisioned: \{"state":"confirmed","slot":0,"version":"1.0.0"/, printed.join("\n"));
-      assert.equal(board.storage.read("NotecardDFUInstall"), undefined, "the install module is erased");
+      assert.equal(board.storage.read(".bootcde"), undefined, ".bootcde moved into its slot");
       assert.equal(board.boot().ran, "1.0.0");
-      assert.match(r.out, /^\/\/ First, on an erased Storage .*\n\/\/ .*require\("NotecardDFUInstall"\)\.reserve\(\{ board: "LINUX" \}\);/, "LINUX's reservation comes first");
-      assert.doesNotMatch(run("provision-script", "--board", "PICO", "--version", "1.0.0").out, /reserve/, "a board without one is not told to");
-      assert.match(run("provision-script", "--board", "PUCKJS", "--version", "1.0.0").out, /dist\/storage\//, "a Storage-only board is told its builds");
-      assert.doesNotMatch(run("provision-script", "--board", "PICO", "--version", "1.0.0").out, /dist\/storage\//);
+      const esp32 = run("provision-script", "--board", "ESP32", "--version", "1.0.0").out;
+      assert.doesNotMatch(esp32, /reserve|eraseAll/, "a board without a reservation is not told to erase or reserve");
+      assert.equal(esp32.split(/^\/\/ Step \d+/m).length - 1, 3);
       assert.match(run("provision-script", "--board", "NOPE", "--version", "1.0.0").err, /unknown board NOPE/);
     });
   });

@@ -74,7 +74,7 @@ describe("Espruino gate", function () {
     assert.deepEqual(checkSize("other.min.js", 1).map((v) => v.rule), ["size-budget"]);
   });
 
-  for (const name of ["NotecardDFU", "storage/NotecardDFU", "NotecardDFUInstall", "storage/NotecardDFUInstall", "NotecardDFUMD5"]) {
+  for (const name of ["NotecardDFU", "NotecardDFUInstall", "NotecardDFUMD5"]) {
     for (const file of [`dist/${name}.js`, `dist/${name}.min.js`]) {
       it(`passes the built ${file}`, function () {
         assert.deepEqual(checkSource(readFileSync(file, "utf8")), []);
@@ -82,28 +82,9 @@ describe("Espruino gate", function () {
     }
   }
 
-  for (const file of ["dist/selector.min.js", "dist/storage/selector.min.js"]) {
-    it(`passes the built boot selector ${file} (as .boot0 holds it, after the layout's line)`, function () {
-      const src = "//" + JSON.stringify({ s: [], r: {}, z: 1024 }) + "\n" + readFileSync(file, "utf8");
-      assert.deepEqual(checkSource(src), []);
-    });
-  }
-
-  it("leaves the raw-flash code out of the Storage-only builds (dist/storage/), and only that", function () {
-    for (const name of ["NotecardDFU", "NotecardDFUInstall"]) {
-      const full = readFileSync(`dist/${name}.min.js`, "utf8"), storage = readFileSync(`dist/storage/${name}.min.js`, "utf8");
-      for (const call of ["getPage", "erasePage", "flash.write", "flash.read"]) {
-        assert.ok(full.includes(call), `${call} in the full ${name}`);
-        assert.ok(name === "NotecardDFUInstall" || !storage.includes(call), `${call} not in the Storage-only ${name}`);
-      }
-      assert.ok(full.length - storage.length > 300, `${name}: ${full.length} and ${storage.length} bytes`);
-      assert.ok(!full.includes("needs the full build") && storage.includes("needs the full build"), `${name}: the refusal of raw layouts only in the Storage-only build`);
-      // Each install module carries its selector: only the full one reads raw slots in place.
-      if (name === "NotecardDFUInstall") assert.ok(full.includes("E.memoryArea(") && !storage.includes("E.memoryArea("));
-    }
-    const full = readFileSync("dist/selector.min.js", "utf8"), storage = readFileSync("dist/storage/selector.min.js", "utf8");
-    for (const call of ["Flash", "getPage", "erasePage", "memoryArea", "F.write", "F.read"]) assert.ok(!storage.includes(call), call + " not in the Storage-only selector");
-    for (const call of ["Flash", "erasePage", "memoryArea"]) assert.ok(full.includes(call), call + " in the full selector");
+  it("passes the built boot selector (as .boot0 holds it, after the layout's line)", function () {
+    const src = "//" + JSON.stringify({ s: [], t: 72, x: 3, k: 1024 }) + "\n" + readFileSync("dist/selector.min.js", "utf8");
+    assert.deepEqual(checkSource(src), []);
   });
 
   for (const file of Object.keys(BUDGETS)) {

@@ -76,21 +76,25 @@ async function main(argv: string[]): Promise<number> {
     const file = resolve(packageRoot(), "boards", a.board + ".json");
     if (!existsSync(file)) { console.error(`unknown board ${a.board} (see boards/)`); return 2; }
     const profile = JSON.parse(readFileSync(file, "utf8"));
-    // Layouts with a reservation need it as Storage's first file, before anything is stored.
+    const board = JSON.stringify(a.board), version = JSON.stringify(a.version);
+    // The order: erase, reserve (a reservation must be Storage's first file), save the app,
+    // provision, then store the runtime (Storage holds the app and the runtime together only
+    // once provisioning has moved the app into its slot).
+    let n = 1;
     if (profile.layout.reserve) {
-      console.log(`// First, on an erased Storage and before storing anything else (the IDE or the CLI sends the
-// required module from modules/): require("NotecardDFUInstall").reserve({ board: ${JSON.stringify(a.board)} });`);
+      console.log(`// Step ${n++}, once, from the Web IDE or the espruino CLI (they send the required module from
+// modules/): erase Storage (every saved file goes), then reserve the slots' pages as Storage's first file.
+require("Storage").eraseAll();
+require("NotecardDFUInstall").reserve({ board: ${board} });`);
     }
-    // Storage-only boards take the builds without raw-flash code (README, "Two builds").
-    if (profile.mode === "storage") console.log(`// ${a.board} keeps everything in Storage: use the modules of dist/storage/ under the same names.`);
-    console.log(`// Paste once into the Espruino Web IDE (or send with the espruino CLI) after saving your app to flash
-// and storing the modules "NotecardDFU" and "NotecardDFUInstall": it checks the layout, copies
-// .bootcde into slot 0, installs the boot selector, then erases the install module it no longer needs.
-require("NotecardDFUInstall").provision({ board: ${JSON.stringify(a.board)}, version: ${JSON.stringify(a.version)} }, undefined, function (err, info) {
+    console.log(`// Step ${n++}: save your app to flash (it becomes .bootcde).
+// Step ${n++}: send this. It checks the layout, copies .bootcde into slot 0 and marks it confirmed,
+// installs the boot selector as .boot0 and removes .bootcde.
+require("NotecardDFUInstall").provision({ board: ${board}, version: ${version} }, undefined, function (err, info) {
   if (err) return print("provision failed: " + err.code + " " + err.message);
-  require("Storage").erase("NotecardDFUInstall");
   print("provisioned: " + JSON.stringify(info));
-});`);
+});
+// Step ${n++}: store the runtime as the Storage file "NotecardDFU" (dist/NotecardDFU.pretok).`);
     return 0;
   }
   console.error(USAGE);

@@ -5,36 +5,17 @@ import * as acorn from "acorn";
 
 /**
  * Size budgets of the shipped files, in bytes: the one place they are kept.
- * - The runtime's target is 12 KB. Everything needed only once (provisioning, layout checks, the
- *   board table, the selector's text) is in the install module and the crc-less card's MD5 in an
- *   add-on, and the runtime measures about 20 KB (0.8 KB of it reads a reply back to back and finds
- *   a chunk's payload without searching it, which cut the interpreter's work per chunk more than
- *   three-fold): the budget holds that with a little room and catches growth; npm run bench
- *   reports the size against the 12 KB target. It went from 20 KB to 20.1 KB with the room an
- *   update makes in Storage (every record file it starts counted, files left by torn headers
- *   erased), and to 20.4 KB with reading the layout from .boot0, keeping one record file, making
- *   room in two steps and marking a record reported in place: on a Storage-file board those take
- *   0.8 KB less Storage than the 0.26 KB they add here. It went to 20.5 KB with the marks (verified,
- *   confirmed, read back as states): they save two 288-byte record files per update, for 0.2 KB.
- * - The Storage-only builds (storage/) are the runtime, the install module and the selector without
- *   their raw-flash code. What a Storage-only board's profile leaves is checked by the README test
- *   (test/readme.test.ts), against these files: that is the budget that binds there.
+ * - The runtime's target is 12 KB (RUNTIME_TARGET_BYTES; npm run bench reports the size against
+ *   it). With the boot state in the slots' trailers the record files, the room planning, the
+ *   file slots and the Storage-only build are gone; the runtime measures 18.3 KB minified, and the
+ *   budget holds that with a little room and catches growth until it is cut to the target.
  * - The install module is erased after provisioning; the selector lives in .boot0 on every board.
- *   Its budget went from 12 to 14 KB with the checks against Storage found at run time, the
- *   reservation (LINUX) and the proof of the Pico's undocumented sector with its fallback, and to
- *   14.25 KB with the marks in the record store it shares with the runtime. The selector's went
- *   from 1.5 KB to 1.56 KB when it began to read the layout from its own first line (the separate
- *   copy, dfu.cfg, is gone: about 180 bytes of Storage), and to 1.75 KB when it began to count the
- *   trial boots in marks (the trial boot's record file is gone: 288 bytes of Storage).
  */
 export const BUDGETS: { [file: string]: number } = {
-  "NotecardDFU.min.js": 21120,
-  "storage/NotecardDFU.min.js": 20608,
-  "NotecardDFUInstall.min.js": 14592,
-  "storage/NotecardDFUInstall.min.js": 13952,
+  "NotecardDFU.min.js": 19200,
+  "NotecardDFUInstall.min.js": 12288,
   "NotecardDFUMD5.min.js": 1536,
-  "selector.min.js": 1792,
-  "storage/selector.min.js": 1536
+  "selector.min.js": 1408
 };
 export const RUNTIME_TARGET_BYTES = 12288;
 

@@ -2,7 +2,7 @@
 // stores when its "Pretokenise code before upload" option is on: reserved words and multi-character
 // operators become one byte each (Espruino's lexer token numbers, jslex.h), string literals become
 // length-prefixed raw bytes. Espruino 2v21 or later reads them from Storage as it reads text; they
-// take about 12 % less Storage (what a Storage-only board's slots are made of).
+// take about 12 % less Storage.
 // Numbers stay text: raw integers need 2v26 and save nothing in minified code.
 import { tokenizer } from "acorn";
 import { readFileSync, writeFileSync } from "fs";
@@ -58,7 +58,7 @@ export function untokenise(bytes: string): string {
   return out;
 }
 
-export const PRETOKENISED = ["NotecardDFU", "storage/NotecardDFU", "NotecardDFUInstall", "storage/NotecardDFUInstall", "NotecardDFUMD5"];
+export const PRETOKENISED = ["NotecardDFU", "NotecardDFUInstall", "NotecardDFUMD5"];
 
 if (require.main === module) {
   const dist = join(__dirname, "..", "..");

@@ -1,88 +1,64 @@
 // NotecardDFU boot selector, installed as Storage ".boot0" by NotecardDFUInstall. Espruino runs it
-// at every boot before anything else. It reads the boot record (format and marks:
-// src/slots/record-store.ts), applies the boot-time rows of the state table (pending -> trial, a
-// mark; trial -> trial or reverted; a candidate failing its CRC -> reverted, a record), checks the
-// chosen image's CRC-32 natively and evaluates it at global scope, as if it were .bootcde. It
-// needs nothing but Espruino's built-ins, so it works even when the module or an image is broken.
-// Its file's first line, "//" and JSON, is the stored layout (src/slots/config.ts). RAW is a
-// build-time constant (rollup.config.js): false for the Storage-only build's selector, which
-// carries no raw-flash code.
+// at every boot before anything else. It reads both slots' trailers (format:
+// src/slots/boot-state.ts), applies the boot-time rows of the state table (a verified candidate
+// boots on trial, a mark written first; one out of trial boots, or failing its CRC, is rejected,
+// a mark), checks the chosen image's CRC-32 natively and evaluates it at global scope, as if it
+// were .bootcde. It needs nothing but Espruino's built-ins, so it works even when the module or an
+// image is broken. Its file's first line, "//" and JSON, is the stored layout (src/slots/config.ts).
 var __dfu = (function (F, S) {
-  var Z = 256, T = "NotecardDFU: ", C = S.read(".boot0");
+  var T = "NotecardDFU: ", C = S.read(".boot0"), moved, t = [], i, b, n, s, why, trial = 0;
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.
   if (S.read(".bootcde") != null) return;
   C = JSON.parse(C.substring(2, C.indexOf("\n")));
-  var N = C.z >> 8, best = null, bu = 0, bi, bs, free = [N, N], u, i, s, r, n;
-  for (u = 0; u < 2; u++) {
-    for (i = 0; i < N; i++) {
-      s = RAW && C.u ? E.toString(F.read(Z, C.u[u] + i * Z)) : S.read(C.r.f[u], i * Z, Z) || "";
-      if (!/[^\xff]/.test(s)) { free[u] = i; break; }
-      // A length past the record makes a shorter string, whose CRC does not match either.
-      r = new DataView(E.toArrayBuffer(s));
-      n = r.getUint16(4, 1);
-      if (E.CRC32(s.substr(4, n + 2)) === r.getUint32(0, 1)) {
-        try { r = JSON.parse(s.substr(6, n)); } catch (e) { r = 0; }
-      } else r = 0;
-      if (r && r.q > (best ? best.q : 0)) { best = r; bu = u; bi = i; bs = s; }
+  // Slots inside the reservation are trusted only while its file header is where provisioning put it.
+  moved = C.h && E.CRC32(F.read(32, C.h[0])) !== C.h[1];
+  if (moved) print(T + "reservation moved");
+  for (i = 0; i < 2; i++) {
+    s = C.s[i];
+    b = F.read(C.t, s.a + s.l - C.t);
+    n = new DataView(b.buffer);
+    // Header CRC, and mark 0 (verified): only a complete, checked image is a boot target.
+    if (!(moved && s.r) && E.CRC32(b.subarray(0, 32)) === n.getUint32(32, 1) && n.getUint32(0, 1) <= s.l - C.t && n.getInt32(36) !== -1) {
+      t.push({ i: i, d: n, l: n.getUint32(0, 1), c: n.getUint32(4, 1), q: n.getUint32(8, 1), v: E.toString(b.subarray(12, 32)).replace(/\0+$/, "") });
     }
   }
-  if (!best) return;
-  // Writes b at offset a of record unit u.
-  function w(b, u, a) {
-    if (RAW && C.u) F.write(b, C.u[u] + a);
-    else S.write(C.r.f[u], b, a, C.z);
+  // Newest first. s is what runs: nothing yet.
+  if (t.length > 1 && t[1].q > t[0].q) t.reverse();
+  s = 0;
+  // Mark k of trailer x is set (any bit zeroed), and sets it.
+  function m(x, k) { return x.d.getInt32(36 + 4 * k) !== -1; }
+  function set(x, k) { F.write(new Uint8Array(4), C.s[x.i].a + C.s[x.i].l - C.t + 36 + 4 * k); }
+  // The image of trailer x, if its CRC-32 matches.
+  function ok(x) {
+    var a = C.s[x.i].a, src = C.m ? E.memoryArea(a, x.l) : E.toString(F.read(x.l, a));
+    return E.CRC32(src) === x.c ? src : 0;
   }
-  // Mark k of the latest record is zeroed (src/slots/record-store.ts): 0 verified, 1..x the trial
-  // boots, x + 1 confirmed.
-  function m(k) { return /[^\xff]/.test(bs.substr(Z - 4 * (C.x + 3 - k), 4)); }
-  // Appends a record (once per boot); a full unit is compacted into the other one, as the module does.
-  function put(r) {
-    r.q = best.q + 1;
-    var j = JSON.stringify(r), at = bu, k = free[bu], a, b, h;
-    // [CRC-32][length][JSON], the JSON padded with spaces to whole words.
-    while ((j.length + 2) & 3) j += " ";
-    h = String.fromCharCode(j.length & 255, j.length >> 8) + j;
-    b = E.toUint8Array("\0\0\0\0" + h);
-    new DataView(b.buffer).setUint32(0, E.CRC32(h), 1);
-    if (k >= N) {
-      at = 1 - bu;
-      k = 0;
-      if (!RAW || !C.u) S.erase(C.r.f[at]);
-      else for (a = C.u[at]; a < C.u[at] + C.z; a += F.getPage(a).length) F.erasePage(a);
+  for (i = 0; i < t.length; i++) {
+    b = t[i];
+    if (m(b, 4)) {
+      // Confirmed: the newest of these runs; an older one is the last resort.
+      if ((s = ok(b))) break;
+      print(T + "slot " + b.i + " fails its CRC");
+      continue;
     }
-    w(b, at, k * Z);
-  }
-  // The image of record entry m, if its CRC-32 matches.
-  function ok(m) {
-    var sl = m && C.s[m.s], t = sl && (!RAW || sl.f ? S.read(sl.f, 0, m.l) || "" : C.m ? E.memoryArea(sl.a, m.l) : E.toString(F.read(m.l, sl.a)));
-    return sl && E.CRC32(t) === m.c ? t : 0;
-  }
-  var run = best.a, trial = 0, why;
-  // Counted up to the first erased mark: the confirmed one is erased unless it says confirmed.
-  for (n = 0; m(n); n++);
-  if (best.s == "progress" && n) {
-    // Confirmed: the candidate runs, the image before it is the last resort.
-    if (m(C.x + 1)) best.b = run, run = best.c;
-    else {
-      // Pending or on trial: n is this boot's number.
-      if (n > C.x) why = "not confirmed after " + C.x + " boots";
-      else if (!ok(best.c)) why = "CRC mismatch at boot";
-      if (why) put({ s: "reverted", a: run, c: best.c, r: why, n: n, p: 0 });
-      // The attempt is recorded before the image runs, so a hang or reset counts too.
-      else w(new Uint8Array(4), bu, bi * Z + Z - 4 * (C.x + 3 - n)), run = best.c, trial = 1;
+    // A candidate, unless rejected or abandoned. n: its trial boots so far.
+    if (m(b, 5) || m(b, 7)) continue;
+    for (n = 0; n < C.x && m(b, n + 1); n++);
+    why = n >= C.x ? "not confirmed after " + C.x + " boots" : (s = ok(b)) ? 0 : "CRC mismatch at boot";
+    if (why) {
+      print(T + b.v + " rejected: " + why);
+      set(b, 5);
+      continue;
     }
+    // The attempt is recorded before the image runs, so a hang or reset counts too.
+    set(b, n + 1);
+    trial = 1;
+    break;
   }
-  if (!run) return;
-  if (!(s = ok(run))) {
-    // Last resort: the image before it, if the other slot still holds it intact.
-    i = run.s;
-    s = ok(run = best.b);
-    print(T + "slot " + i + " fails its CRC" + (s ? ", starting " + run.v : ""));
-    if (!s) return;
-  }
+  if (!s) return;
   if (trial && C.w) E.enableWatchdog(C.w, false);
   return { src: s, trial: trial, t: T };
-})(RAW && require("Flash"), require("Storage"));
+})(require("Flash"), require("Storage"));
 // At top level, so the image's functions and vars become globals.
 if (__dfu) {
   try {

@@ -1,16 +1,15 @@
 // The IAP update loop (DEVELOPERS.md steps 1-8) as an explicit table of phases over one state
-// object. Each phase does one request, one record append or one flash step and names the phase
+// object. Each phase does one request, one boot-state write or one flash step and names the phase
 // that takes its result, so every turn of the event loop does a bounded amount of work; the table
 // (FLOW in go()) says which phase may follow which, and every exit passes through finish(), which
 // leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
 // for as long as the module is loaded, code inside a function costs none.
-import { rawFlash } from "../build";
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
-import { Config, Layout, readConfig } from "../slots/config";
-import { append, appendStep, BootRecord, createRecords, ImageRef, load, Records } from "../slots/record-store";
-import { begin, createWriter, readSlot, write, Writer, writerStep } from "../slots/slot-writer";
+import { append, BootRecord, createStore, ImageRef, load, Store, storeStep } from "../slots/boot-state";
+import { Config, readConfig, reservationMoved } from "../slots/config";
+import { begin, createWriter, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
 import { Md5AddOn } from "./md5";
 import { compareVersions } from "./version";
@@ -34,9 +33,6 @@ export interface EngineOptions {
   _resume: number;
   _onProgress?: (p: Progress) => void;
   _onEvent?: (text: string) => void;
-  /** What setup() was told; checked against the provisioned layout. */
-  _board?: string;
-  _layout?: Layout;
 }
 
 export interface Progress {
@@ -63,9 +59,9 @@ export interface Engine {
   _c: Client;
   _w: Writer;
   _o: EngineOptions;
-  /** Layout and boot record as provisioning stored them (null before). */
+  /** Layout and boot state as provisioning stored them (null before). */
   _cfg: Config | null;
-  _rs: Records | null;
+  _st: Store | null;
   _ph: P;
   _busy: boolean;
   _cb: CheckCallback;
@@ -85,10 +81,9 @@ export interface Engine {
   _tries: number;
   _copy0: number;
   _from: number;
-  /** committed offset of the copy's last progress record; -1 before a fresh copy's first */
+  /** committed offset of the copy's last resume point; -1 before a fresh copy's header */
   _journaled: number;
   _entries: number;
-  _restarted: boolean;
   _mism: number;
   _versionSent: boolean;
   /** The chunk asked for; the failure being confirmed or reported. */
@@ -106,30 +101,29 @@ export interface Engine {
 /** The phases, the hot ones first (the switch tests them in order). */
 export const enum P {
   Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Again, Gates, Resumed, Fresh, Probe,
-  ProbeRsp, Enter, Entering, EnterRsp, Wait, WaitRsp, Complete, Verify, Staged, Stopped, Recopy,
+  ProbeRsp, Enter, Entering, EnterRsp, Wait, WaitRsp, Complete, Verify, Staged, Stopped,
   FailRsp, Rejected, Finish, Done, Idle
 }
 
 /**
- * Default least distance between resume points. Each is a record append (CPU, flash wear, and on
- * Storage-only boards a new Storage file that room() must reserve); a reset costs at most this
- * much of the download again.
+ * Default least distance between resume points. Each is two words of the target slot's trailer,
+ * which holds a fixed number of them; a reset costs at most this much of the download again.
  */
 export const RESUME_EVERY = 16384;
 
 export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
-  var d = { _p: p, _c: c, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _rs: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
+  var d = { _p: p, _c: c, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _st: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
   d._k = function (err, v) {
-    // The writer and the record store run their steps on this one timer callback, here: on
+    // The writer and the boot state run their steps on this one timer callback, here: on
     // Espruino a call costs the lexing of its whole function, so a flash step must not go
     // through the engine's.
     if (d._w._busy) return writerStep(d._w);
-    if (d._rs && d._rs._busy) return appendStep(d._rs);
+    if (d._st && d._st._busy) return storeStep(d._st);
     d._e = err || null;
     d._v = v;
     step(d);
   };
-  d._w = createWriter(p, d._k);
+  d._w = createWriter(p, null as any as Config, d._k);
   d._periodic = function () {
     d._timer = null;
     check(d, function (err, res) {
@@ -139,18 +133,18 @@ export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
   return d;
 }
 
-/** The boot record store of the provisioned layout; null before provisioning; a layout fault. */
-export function records(d: Engine): Records | null | Fault {
-  var c = d._cfg || readConfig(d._p.storage, d._o._board, d._o._layout);
+/** The boot state of the provisioned layout; null before provisioning; a layout fault. */
+export function bootState(d: Engine): Store | null | Fault {
+  var c = d._cfg || readConfig(d._p.storage), m: string;
   // Read once provisioned; a damaged or different layout is read again each time, and refused.
   if (!c || (c as Fault).code) return c as null | Fault;
+  // Checked every time: an application's Storage.eraseAll() or a re-provisioning may have moved it.
+  if ((m = reservationMoved(d._p, c as Config))) return fault("layout", m);
   if (!d._cfg) {
-    // The Storage-only build has no raw-flash code.
-    if (!rawFlash() && ((c as Config).u || !(c as Config).s[0].f || !(c as Config).s[1].f)) return fault("layout", "raw flash: needs the full build");
-    d._cfg = c as Config;
-    d._rs = createRecords(d._p, d._cfg, d._k);
+    d._cfg = d._w._c = c as Config;
+    d._st = createStore(d._p, d._cfg, d._k);
   }
-  return d._rs;
+  return d._st;
 }
 
 /** One full update cycle; cb(err, result), result.state says what happened. */
@@ -161,7 +155,7 @@ export function check(d: Engine, cb: CheckCallback) {
   d._c._hold = true;
   d._cb = cb;
   d._res = { state: "idle" };
-  d._entered = d._left = d._restarted = false;
+  d._entered = d._left = false;
   d._copy0 = d._entries = d._mism = d._tries = 0;
   d._fail = null;
   d._ph = P.Status;
@@ -174,7 +168,7 @@ function go(d: Engine, next: P, ms?: number): boolean {
   var flow = [
     /* Copy */ 1 << P.Copy | 1 << P.Chunk | 1 << P.Complete,
     /* Chunk */ 1 << P.Copy | 1 << P.Enter | 1 << P.Written,
-    /* Written */ 1 << P.Copy | 1 << P.Fresh,
+    /* Written */ 1 << P.Copy,
     /* Status */ 1 << P.StatusRsp,
     /* StatusRsp */ 1 << P.Reported | 1 << P.Checked,
     /* Reported */ 1 << P.Checked,
@@ -191,10 +185,9 @@ function go(d: Engine, next: P, ms?: number): boolean {
     /* Wait */ 1 << P.WaitRsp,
     /* WaitRsp */ 1 << P.Copy | 1 << P.Wait | 1 << P.Enter,
     /* Complete */ 1 << P.Verify,
-    /* Verify */ 1 << P.Staged | 1 << P.Recopy,
+    /* Verify */ 1 << P.Staged | 1 << P.Fresh,
     /* Staged */ 1 << P.Stopped,
     /* Stopped */ 0,
-    /* Recopy */ 0,
     /* FailRsp */ 1 << P.Rejected,
     /* Rejected */ 1 << P.Finish
   ][d._ph];
@@ -217,50 +210,14 @@ function event(d: Engine, text: string) {
 }
 
 /**
- * Makes room in Storage so that no Storage write of the update, up to confirm or revert after its
- * restart, runs an implicit compaction, for a copy from offset 0. Before its first record: files
- * left by a torn header go, and Storage compacts if its free tail cannot take the record file that
- * record may start. Right after it (the slot's old file is the last resort until that record): the
- * old file goes, and Storage compacts when its free tail cannot take the new file (header and
- * padding included) and the record files the rest may start: appends at each resume point (every
- * 4 KiB of a file, every page of raw flash, as large as the slot's first, and at least _resume
- * apart) and a revert's after the restart (verified, the trial boots, confirm and the report are
- * marks in place), a new file every _n appends. So Storage compacts here, before the copy, and not
- * in the records after it.
- */
-function room(d: Engine) {
-  var c = d._cfg as Config, s = c.s[d._img.s], l = d._img.l, rs = d._rs as Records, p = d._p, need = 0, a: string[], i: number;
-  if (d._journaled < 0) {
-    // A name holding 0xFF is a header a power cut tore while a file was created (Espruino pads
-    // names with zeros): nobody can use that file, and it holds its room until erased.
-    if (!rawFlash() || s.f || !c.u) for (a = p.storage.list(), i = 0; i < a.length; i++) if (a[i].indexOf("\xff") >= 0) p.storage.erase(a[i]);
-    if (!(rawFlash() && c.u) && rs._free[rs._unit] >= rs._n) need = c.z + 32;
-  } else {
-    if (s.f) {
-      p.storage.erase(s.f);
-      need = l + 36;
-    }
-    if (!(rawFlash() && c.u)) {
-      // Appends beyond what the current record file still takes, then whole new files.
-      var per = !rawFlash() || s.f ? 4096 : (p.flash.getPage(s.a as number) as { length: number }).length, r = d._o._resume;
-      var more = 1 + (r < per ? Math.ceil(l / per) : Math.floor(l / r)) - (rs._n - rs._free[rs._unit]);
-      need += Math.ceil(Math.max(0, more) / rs._n) * (c.z + 32);
-    }
-  }
-  if (need > p.storage.getFree()) {
-    event(d, "compact Storage");
-    p.storage.compact();
-  }
-}
-
-/**
- * Journals the download position, then `next`. A progress record is written only when the card
- * is, or is about to be, in DFU mode: a reset still takes it out.
+ * Journals the download position, then `next`: the header of a fresh copy, then resume points.
+ * The header is written only when the card is, or is about to be, in DFU mode: a reset still
+ * takes it out.
  */
 function journal(d: Engine, next: P) {
   var w = d._w;
   d._journaled = w._committed;
-  if (go(d, next, -1)) append(d._rs as Records, "progress", { q: 0, s: "progress", a: d._rec.a, c: d._img, d: { o: w._committed, k: w._committedCrc }, x: d._mism || undefined }, d._k);
+  if (go(d, next, -1)) append(d._st as Store, "progress", d._img, d._k, w._committed, w._committedCrc);
 }
 
 /** The copy's phases, which run for every chunk; the others are in phase(), so these lex only themselves. */
@@ -285,12 +242,9 @@ function step(d: Engine) {
           return void go(d, P.Enter);
         }
         bin = e || payload(d._c, crcPrefix(w._crc), d._n);
-        // Without the transport crc, the chunk's MD5 in `status` is the integrity check: the add-on's.
-        if (typeof bin === "string" && !d._c._crc) {
-          if (!o._md5) {
-            if (v.status) return fail(d, "refused", "no crc: needs NotecardDFUMD5");
-          } else if ((x = o._md5.chunk(d, v.status, p.natives.view(bin, 6, d._n)))) bin = fault("io", x);
-        }
+        // Without the transport crc, the chunk's MD5 in `status` is the integrity check: the add-on's
+        // (Checked made sure it is there).
+        if (!d._c._crc && typeof bin === "string" && (x = (o._md5 as Md5AddOn).chunk(d, v.status, p.natives.view(bin, 6, d._n)))) bin = fault("io", x);
         if (typeof bin !== "string") {
           if (++d._tries > o._chunkRetries) return fail(d, bin.code, "chunk " + w._pos + " failed " + d._tries + " times: " + bin.message);
           event(d, "chunk " + w._pos + ": " + bin.message);
@@ -301,12 +255,7 @@ function step(d: Engine) {
         return;
 
       case P.Written:
-        if (e) {
-          if (!w._dirty || d._restarted) return fail(d, "flash", e.message);
-          d._restarted = true;
-          event(d, "copy again: " + e.message);
-          return void go(d, P.Fresh);
-        }
+        if (e) return fail(d, "flash", e.message);
         if (o._onProgress) {
           t = p.clock() - d._copy0;
           o._onProgress({ phase: "copy", offset: w._pos, total: img.l, bytesPerSecond: t > 0 ? Math.round((w._pos - d._from) * 1000 / t) : 0 });
@@ -339,7 +288,7 @@ function phase(d: Engine) {
       if (e) return fail(d, e.code, "dfu.status: " + e.message);
       d._versionSent = true;
       rsp = d._rsp = v;
-      x = records(d);
+      x = bootState(d);
       if (x && x.code) return fail(d, "layout", x.message);
       r = (x ? load(x) : null) as BootRecord;
       if (!r) {
@@ -365,15 +314,16 @@ function phase(d: Engine) {
         d._e = null;
         return void go(d, P.Checked);
       }
-      if (go(d, P.Checked, -1)) append(d._rs as Records, "reported", r, d._k);
+      if (go(d, P.Checked, -1)) append(d._st as Store, "reported", null, d._k);
       return;
 
     case P.Checked:
       if (e) return fail(d, e.code, e.message);
-      d._rec = (d._rs as Records)._latest as BootRecord;
+      d._rec = (d._st as Store)._latest as BootRecord;
       if (rsp.mode !== "ready" || d._c._crc) return void go(d, P.Gates);
       // Without the transport crc a flipped bit could change the image's description: act only
-      // on two identical answers.
+      // on two identical answers, and check every chunk with the MD5 add-on.
+      if (!o._md5) return fail(d, "refused", "no crc: needs NotecardDFUMD5");
       return ask(d, { req: "dfu.status" }, P.Again);
 
     case P.Again:
@@ -407,21 +357,19 @@ function phase(d: Engine) {
       }
       if (!o._downgrade && compareVersions(text, o._version) < 0) return fail(d, "refused", "downgrade from " + o._version + " to " + text + " refused", 1);
       if (r.s === "reverted" && r.c && r.c.c === x.crc32 && r.c.l === x.length) return fail(d, "refused", "image " + text + " was rejected before", 1);
-      t = 1 - (r.a as ImageRef).s;
-      slot = (d._cfg as Config).s[t];
-      if (x.length > slot.l) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot.l + " bytes)", 1);
+      t = 1 - r.a.s;
+      slot = (d._cfg as Config).s[t].l - (d._cfg as Config).t;
+      if (x.length > slot) return fail(d, "refused", "image (" + x.length + " bytes) is larger than slot " + t + " (" + slot + " bytes)", 1);
       img = d._img = { s: t, l: x.length, c: x.crc32 >>> 0, v: text };
       event(d, "update " + text + " to slot " + t);
       // Prepared before DFU mode, so erasing does not eat its 15 minutes: resume or start afresh.
+      // A copy into the trailer's page resumes only once complete: its words are written once.
       x = r.c;
-      if (r.s === "progress" && x && x.c === img.c && x.l === img.l) {
-        d._mism = r.x || 0;
-        if (r.d && r.d.o > 0 && x.s === img.s) {
-          event(d, "check " + r.d.o);
-          begin(w, slot, img.l, 0, 0);
-          if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
-          return;
-        }
+      if (r.s === "progress" && x && x.c === img.c && x.l === img.l && x.s === img.s && r.d && r.d.o > 0 && r.d.o <= img.l && (!r.t || r.d.o === img.l)) {
+        event(d, "check " + r.d.o);
+        begin(w, t, img.l, 0, 0);
+        if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
+        return;
       }
       return void go(d, P.Fresh);
 
@@ -431,22 +379,20 @@ function phase(d: Engine) {
         event(d, "no resume");
         return void go(d, P.Fresh);
       }
-      begin(w, (d._cfg as Config).s[img.s], img.l, x.o, x.k);
+      begin(w, img.s, img.l, x.o, x.k);
       d._journaled = x.o;
       res.resumedAt = x.o;
       event(d, "resume " + x.o);
       return void go(d, P.Probe);
 
     case P.Fresh:
-      // A copy from offset 0. Its first record waits until the card is, or is about to be, in DFU mode.
-      begin(w, (d._cfg as Config).s[img.s], img.l, 0, 0);
+      // A copy from offset 0. Its header waits until the card is, or is about to be, in DFU mode.
+      begin(w, img.s, img.l, 0, 0);
       d._journaled = -1;
       return void go(d, P.Probe);
 
     case P.Probe:
       if (e) return fail(d, e.code, e.message);
-      // A fresh copy: before its first record, and right after it.
-      if (d._journaled <= 0 && !w._pos) room(d);
       return ask(d, { req: "dfu.get", length: 0 }, P.ProbeRsp);
 
     case P.ProbeRsp:
@@ -497,23 +443,19 @@ function phase(d: Engine) {
       if (w._crc !== img.c) {
         text = "image CRC-32 " + w._crc + ", expected " + img.c;
         if (d._mism) return fail(d, "refused", text + " twice", 1);
-        // Once could be a corruption the chunk checks missed: copy it again from the start.
+        // Once could be a corruption the chunk checks missed: copy it again from the start, in DFU mode again.
         d._mism = 1;
-        d._fail = fault("io", text + "; copying it again");
-        begin(w, (d._cfg as Config).s[img.s], img.l, 0, 0);
-        return journal(d, P.Recopy);
+        d._left = false;
+        event(d, text + "; copying it again");
+        return void go(d, P.Fresh);
       }
       if (o._verifyMd5 && typeof d._body.md5 === "string") {
         if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
-        x = readSlot(p, (d._cfg as Config).s[img.s], 0, img.l);
-        if (o._md5.hex(typeof x === "string" ? p.natives.view(x, 0, img.l) : x) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
+        if (o._md5.hex(p.flash.read(img.l, (d._cfg as Config).s[img.s].a)) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
       }
       event(d, "verified");
-      if (go(d, P.Staged, -1)) append(d._rs as Records, "verified", { q: 0, s: "pending", a: r.a, c: img }, d._k);
+      if (go(d, P.Staged, -1)) append(d._st as Store, "verified", null, d._k);
       return;
-
-    case P.Recopy:
-      return fail(d, (d._fail as Fault).code, (d._fail as Fault).message);
 
     case P.Staged:
       if (e) return fail(d, e.code, e.message);
@@ -532,9 +474,9 @@ function phase(d: Engine) {
       return ask(d, { req: "dfu.status", stop: true, err: text }, P.Rejected);
 
     case P.Rejected:
-      x = load(d._rs as Records);
+      x = load(d._st as Store);
       if (!x || x.s !== "progress") return finish(d, d._fail);
-      if (go(d, P.Finish, -1)) append(d._rs as Records, "abandon", { q: 0, s: "confirmed", a: x.a, p: 1 }, d._k);
+      if (go(d, P.Finish, -1)) append(d._st as Store, "abandon", null, d._k);
       return;
 
     case P.Finish:

@@ -6,19 +6,12 @@
  * ("1.2.3", "v1.2", "2.0.1-beta": major, minor, patch).
  */
 export function compareVersions(a: string, b: string): number {
-  var v: any[] = [a, b], i: number, j: number, t: string[], n: number;
-  for (i = 0; i < 2; i++) {
-    t = String(v[i]).replace(/^v/, "").split(".");
-    v[i] = [];
-    for (j = 0; j < 3; j++) {
-      n = j < t.length ? parseInt(t[j], 10) : 0;
-      if (isNaN(n)) {
-        if (!j) return NaN;
-        n = 0;
-      }
-      v[i].push(n);
-    }
+  var x = String(a).replace(/^v/, "").split("."), y = String(b).replace(/^v/, "").split("."), j: number, d: number;
+  // parseInt reads the leading digits ("1-beta" is 1); a missing or non-numeric part is 0, but a major must be a number.
+  for (j = 0; j < 3; j++) {
+    d = (parseInt(x[j], 10) || 0) - (parseInt(y[j], 10) || 0);
+    if (isNaN(parseInt(x[0], 10) + parseInt(y[0], 10))) return NaN;
+    if (d) return d;
   }
-  for (j = 0; j < 3; j++) if (v[0][j] !== v[1][j]) return v[0][j] - v[1][j];
   return 0;
 }

@@ -172,25 +172,17 @@ function parse(c: Client): Response {
 /**
  * Decodes the last response's payload in place: the bytes around it become spaces (which atob
  * skips) and the six bytes `prefix` are encoded just before it, so the result is prefix ‖ payload
- * from one native pass over the buffer. Returns it, or what is wrong with it.
+ * from one native pass over the buffer. Returns it, or what is wrong with its length. Espruino's
+ * atob decodes a stray character as a zero byte: the line's crc (or, without it, the chunk's MD5)
+ * has already vouched for the text, and the whole image's CRC-32 is checked before it can boot.
  */
 export function payload(c: Client, prefix: string, n: number): string | Fault {
-  var p = c._p, nat = p.natives, rx = c._rx as Uint8Array, a = c._pay, b = c._payEnd, s: string, i: number, k: number, t: string, text: string;
+  var nat = c._p.natives, rx = c._rx as Uint8Array, a = c._pay, s: string;
   if (a < 0) return fault("io", "no payload");
   // fill() visits every element of the array it is called on: only the bytes to blank.
   rx.subarray(0, a).fill(32);
-  rx.subarray(b).fill(32);
+  rx.subarray(c._payEnd).fill(32);
   nat.put(rx, nat.btoa(prefix), a - 8);
-  s = nat.atob((text = nat.text(rx)));
-  if (s.length !== n + 6) return fault("io", "payload is " + (s.length - 6) + " bytes, asked for " + n);
-  // Espruino's atob decodes stray characters as zero bytes: only canonical base64 comes back the
-  // same, and as long, when the bytes are encoded again. Natively, 384 bytes (whole base64 groups)
-  // per KiB of chunk at a time, each compared with its part of the text: a transient that grows
-  // with the chunk, and few turns of the loop, whose text the interpreter reads again each time.
-  for (i = 0, k = 384 * Math.max(1, n >> 10); i < n + 6; i += k) {
-    t = nat.btoa(nat.view(s, i, Math.min(k, n + 6 - i)));
-    if (t !== text.substr(a - 8 + i / 3 * 4, t.length)) break;
-  }
-  // Every piece the same, and the text no longer than their encoding.
-  return i < n + 6 || b - a + 8 !== ((s.length + 2) / 3 | 0) * 4 ? fault("io", "payload is not valid base64") : s;
+  s = nat.atob(nat.text(rx));
+  return s.length !== n + 6 || c._payEnd - a + 8 !== ((n + 8) / 3 | 0) * 4 ? fault("io", "payload is " + (s.length - 6) + " bytes, asked for " + n) : s;
 }

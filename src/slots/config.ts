@@ -1,35 +1,26 @@
 // The layout as provisioning validated and stored it: the first line of .boot0, a comment that the
-// boot selector below it reads too (one copy of it in Storage). The runtime trusts no other: a
-// layout given to setup() must equal it, so nothing is ever erased by a layout that was not
-// checked against the flash geometry.
+// boot selector below it reads too (one copy of it in Storage). The runtime takes no other, so
+// nothing is ever erased by a layout that was not checked against the flash geometry.
 import { fault, Fault } from "../errors";
-import { StoragePort } from "../ports";
+import { Ports, StoragePort } from "../ports";
 
-/** A slot or the record, as users write it: raw flash {addr, length} or Storage file(s). */
+/** A slot as users write it: whole erase pages of raw flash. */
 export interface SlotSpec {
-  addr?: number;
-  file?: string;
-  length: number;
-}
-
-export interface RecordSpec {
-  addr?: number;
-  files?: string[];
+  addr: number;
   length: number;
 }
 
 export interface Layout {
   slots: SlotSpec[];
-  record: RecordSpec;
-  /** Raw slots and record inside Storage live in this file, Storage's first (see install.ts). */
+  /** Slots inside Storage live in this file, Storage's first (see install.ts). */
   reserve?: { file: string; length: number };
 }
 
-/** A slot in the stored form: raw address `a` or Storage file `f`, length `l`. */
+/** A slot in the stored form: address `a`, length `l` (its trailer included), `r`: inside the reservation. */
 export interface Slot {
-  a?: number;
-  f?: string;
+  a: number;
   l: number;
+  r?: number;
 }
 
 /** The stored layout: short keys, because the selector and the runtime both read them. */
@@ -37,13 +28,11 @@ export interface Config {
   /** board profile name, or "" */
   b: string;
   s: Slot[];
-  /** record: raw area or two files, as given */
-  r: { a?: number; f?: string[]; l: number };
-  /** raw record: the two units' addresses (whole erase pages each) */
-  u?: number[];
-  /** bytes per record unit */
-  z: number;
-  /** raw slots are memory-mapped (E.memoryArea); absent without raw slots */
+  /** trailer bytes at each slot's end (src/slots/boot-state.ts) */
+  t: number;
+  /** the reservation's file header: its address and the CRC-32 of its 32 bytes as provisioned */
+  h?: number[];
+  /** slots are memory-mapped (E.memoryArea) */
   m?: boolean;
   /** trial boots before a revert */
   x: number;
@@ -55,21 +44,17 @@ export interface Config {
 
 export var BOOT_FILE = ".boot0";
 
-/** The stored configuration; null when not provisioned; a layout fault when options disagree with it. */
-export function readConfig(storage: StoragePort, board?: string, layout?: Layout): Config | null | Fault {
+/** The stored configuration; null when not provisioned; a layout fault when it is not one this release reads. */
+export function readConfig(storage: StoragePort): Config | null | Fault {
   var text = storage.read(BOOT_FILE), c: Config;
   // "//{...}" then a newline: ours. Anything else (or nothing) is not provisioned.
   if (!text || text.indexOf("//{")) return null;
   try { c = JSON.parse(text.substring(2, text.indexOf("\n"))); } catch (e) { return fault("layout", BOOT_FILE + " damaged"); }
-  if (board && board !== c.b) return fault("layout", "provisioned for " + (c.b || "a layout") + ", not " + board);
-  if (layout && !sameLayout(layout, c)) return fault("layout", "not the provisioned layout");
-  return c;
+  // Release 0.1 kept a record in Storage files: its selector still boots the board, this one cannot read it.
+  return (c as any).r ? fault("layout", "provisioned by 0.1 (record files): erase Storage, provision again") : c;
 }
 
-function sameLayout(l: Layout, c: Config): boolean {
-  for (var i = 0; i < 2; i++) {
-    var s = l.slots && l.slots[i];
-    if (!s || s.addr !== c.s[i].a || s.file !== c.s[i].f || s.length !== c.s[i].l) return false;
-  }
-  return !!l.record && l.record.addr === c.r.a && String(l.record.files) === String(c.r.f) && l.record.length === c.r.l;
+/** "" when the reservation's header is where provisioning left it, else what is wrong. */
+export function reservationMoved(p: Ports, c: Config): string {
+  return c.h && p.natives.crc32(p.flash.read(32, c.h[0])) !== c.h[1] ? "reservation moved: provision again" : "";
 }

@@ -1,30 +1,33 @@
-// Streams an image into a slot: one page per event-loop turn (its erase, then its write), every
-// write read back and compared, and keep the running CRC-32 of the image with
-// one native pass per chunk. Data is written from where it lies (the decoded chunk), through views:
-// no copy. Slots are raw flash ({a, l}: pages from Flash.getPage as they come) or a Storage file.
+// Streams an image into a slot: one erase page per event-loop turn (its erase, then its write),
+// every write read back and compared, and keeps the running CRC-32 of the image with one native
+// pass per chunk. Data is written from where it lies (the decoded chunk), through views: no copy.
+// The slot's last page holds its trailer (src/slots/boot-state.ts), erased before the copy began:
+// it is not erased again, and the first write into it sets the trailer's Tail mark, so that a
+// reset after it restarts the copy rather than write a word twice.
 // Also scans a slot's CRC-32 (resume check), one piece per turn.
-import { rawFlash } from "../build";
 import { crcPrefix } from "../dfu/crc32";
 import { fault, Fault } from "../errors";
 import { Data, Ports } from "../ports";
-import { Slot } from "./config";
+import { MARK, markAt } from "./boot-state";
+import { Config } from "./config";
 
 export interface Writer {
   _p: Ports;
-  _slot: Slot;
+  _c: Config;
+  /** the slot's index, and its address */
+  _s: number;
+  _a: number;
   _total: number;
   /** next offset, and the CRC-32 of everything before it */
   _pos: number;
   _crc: number;
-  /** bytes erased from the start (raw), or the file's size once created */
+  /** bytes erased from the start */
   _erased: number;
+  /** the trailer page's start, as a slot offset */
+  _tp: number;
   /** largest offset whose erase page is completely written (resume point), and the CRC before it */
   _committed: number;
   _committedCrc: number;
-  /** after a resume, a Storage file may hold bytes past the journal (written before the reset, up to resumeEvery and a chunk) until an erased piece */
-  _resumed: boolean;
-  /** set when a file slot holds other data past the journaled offset: the copy must start again */
-  _dirty: boolean;
   /** the write under way: data[_off ..] goes to slot [_at, _at + _n); _piece is the next offset */
   _data: Data;
   _off: number;
@@ -43,8 +46,8 @@ export interface Writer {
   _tick: () => void;
 }
 
-export function createWriter(p: Ports, tick: () => void): Writer {
-  return { _p: p, _tail: new Uint8Array(4), _buf: null, _busy: false, _tick: tick } as any as Writer;
+export function createWriter(p: Ports, c: Config, tick: () => void): Writer {
+  return { _p: p, _c: c, _tail: new Uint8Array(4), _buf: null, _busy: false, _tick: tick } as any as Writer;
 }
 
 function done(w: Writer, err: Fault | null, crc?: number) {
@@ -54,14 +57,15 @@ function done(w: Writer, err: Fault | null, crc?: number) {
   w._cb(err, crc);
 }
 
-/** Starts writing `total` bytes into `slot` from `at` (0, or a committed offset with its CRC). */
-export function begin(w: Writer, slot: Slot, total: number, at: number, crc: number) {
-  w._slot = slot;
+/** Starts writing `total` bytes into slot `s` from `at` (0, or a committed offset with its CRC). */
+export function begin(w: Writer, s: number, total: number, at: number, crc: number) {
+  var c = w._c;
+  w._s = s;
+  w._a = c.s[s].a;
+  w._tp = page(w, c.s[s].l - c.t);
   w._total = total;
   w._pos = w._committed = w._erased = at;
   w._crc = w._committedCrc = crc;
-  w._resumed = at > 0;
-  w._dirty = false;
 }
 
 /**
@@ -87,24 +91,19 @@ export function write(w: Writer, data: Data, off: number, n: number, pre: boolea
   writerStep(w);
 }
 
-export function readSlot(p: Ports, s: Slot, off: number, n: number): Data {
-  return rawFlash() && s.f === undefined ? p.flash.read(n, (s.a as number) + off) : p.storage.read(s.f as string, off, n) || "";
-}
-
-/** The start (or, with `end`, the end) of the raw page that holds slot offset `off`, as a slot offset. */
+/** The start (or, with `end`, the end) of the page that holds slot offset `off`, as a slot offset. */
 function page(w: Writer, off: number, end?: boolean): number {
-  var a = w._slot.a as number, pg = w._p.flash.getPage(a + off) as { addr: number; length: number };
-  return pg.addr - a + (end ? pg.length : 0);
+  var pg = w._p.flash.getPage(w._a + off) as { addr: number; length: number };
+  return pg.addr - w._a + (end ? pg.length : 0);
 }
 
 export function writerStep(w: Writer) {
-  var p = w._p, s = w._slot, nat = p.natives, end = w._at + w._n, raw = rawFlash() && s.f === undefined, data = w._data as string, back: Data;
-  var from = w._piece, stop: number, pe: number, src: number, n: number, n4: number, have: string, buf = w._buf;
+  var p = w._p, nat = p.natives, end = w._at + w._n, a = w._a, data = w._data as string, back: Data;
+  var from = w._piece, stop: number, pe: number, src: number, n: number, n4: number, buf = w._buf;
   if (buf) {
     if (w._at >= w._upto) return done(w, null, w._crc);
     n = Math.min(buf.length - 6, w._upto - w._at);
-    back = readSlot(p, s, w._at, n);
-    if (back.length !== n) return done(w, fault("flash", "slot read failed at " + w._at));
+    back = p.flash.read(n, a + w._at);
     nat.put(buf, crcPrefix(w._crc), 0);
     nat.put(buf, back, 6);
     w._crc = nat.crc32(buf.subarray(0, n + 6));
@@ -114,41 +113,23 @@ export function writerStep(w: Writer) {
   try {
     if (from < end) {
       // Up to one page per turn: whole words, the last one padded with 0xFF; its erase first, in
-      // the same turn (erase-ahead: the page it starts in, or the old file before a new one).
-      pe = raw ? page(w, from, true) : end;
+      // the same turn (erase-ahead: from's page, as writes are sequential).
+      pe = page(w, from, true);
       stop = pe < end ? pe : end;
-      if (raw ? w._erased < stop : !w._erased) {
-        if (raw) {
-          // Erased up to a page start at or before from (writes are sequential, pages erased
-          // ahead), and not past it: that is from's page, which ends at pe.
-          p.flash.erasePage((s.a as number) + w._erased);
-          w._erased = pe;
-        } else {
-          p.storage.erase(s.f as string);
-          w._erased = w._total;
-        }
+      if (w._erased < stop) {
+        if (w._erased < w._tp) p.flash.erasePage(a + w._erased);
+        else p.flash.write(new Uint8Array(4), markAt(w._c, w._s, MARK.Tail));
+        w._erased = pe;
       }
       src = w._off + from - w._at;
       n = stop - from;
       n4 = n & ~3;
       w._piece = stop;
-      if (!raw && w._resumed) {
-        // A Storage file cannot be rewritten in place: after a reset, bytes past the journaled
-        // offset may already be there. Identical ones are kept; anything else needs a new file.
-        have = p.storage.read(s.f as string, from, n) || "";
-        if (have === nat.text(nat.view(data, src, n))) return void p.timers.set(w._tick, 0);
-        if (/[^\xff]/.test(have)) {
-          w._dirty = true;
-          return void p.timers.set(w._tick, 0);
-        }
-        // Erased: nothing was written from here on (writes are sequential).
-        w._resumed = false;
-      }
-      if (n4) program(w, from, nat.view(data, src, n4));
+      if (n4) p.flash.write(nat.view(data, src, n4), a + from);
       if (n > n4) {
         w._tail.fill(0xff);
         nat.put(w._tail, nat.view(data, src + n4, n - n4), 0);
-        program(w, from + n4, w._tail);
+        p.flash.write(w._tail, a + from + n4);
       }
       // The read-back has a turn of its own: in the write's turn it keeps about 90 more JsVars (1 KiB
       // chunks on a Puck-sized interpreter) alive at the peak.
@@ -157,19 +138,14 @@ export function writerStep(w: Writer) {
   } catch (e) {
     return done(w, fault("flash", (e as Error).message || String(e)));
   }
-  if (w._dirty) return done(w, fault("flash", "slot holds other data"));
-  back = readSlot(p, s, w._at, w._n);
+  back = p.flash.read(w._n, a + w._at);
   // By CRC-32, which needs no copy (a string comparison would): the read-back as text, faster than as bytes.
-  if (back.length !== w._n || nat.crc32(typeof back === "string" ? back : nat.text(back)) !== nat.crc32(nat.view(data, w._off, w._n))) {
-    return done(w, fault("flash", "read-back mismatch at " + w._at));
-  }
+  if (nat.crc32(nat.text(back)) !== nat.crc32(nat.view(data, w._off, w._n))) return done(w, fault("flash", "read-back mismatch at " + w._at));
   w._pos = end;
   if (w._pre) {
     // The whole decoded string is prefix and chunk: its CRC as a string, faster than through a view.
-    // Resume points: page starts (raw), every 4 KiB of a Storage file (each journal there is a
-    // Storage write, and Storage compacts once they fill it), and the end; the engine journals
-    // those at least its resumeEvery apart.
-    var crc = nat.crc32(data), boundary = end >= w._total ? end : raw ? page(w, end) : end - end % 4096;
+    // Resume points: page starts, and the end; the engine journals those at least its resumeEvery apart.
+    var crc = nat.crc32(data), boundary = end >= w._total ? end : page(w, end);
     if (boundary > w._committed) {
       w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(data, w._off - 6, boundary - w._at + 6));
       w._committed = boundary;
@@ -177,10 +153,4 @@ export function writerStep(w: Writer) {
     w._crc = crc;
   }
   done(w, null);
-}
-
-function program(w: Writer, off: number, data: Uint8Array) {
-  var p = w._p, s = w._slot;
-  if (rawFlash() && s.f === undefined) p.flash.write(data, (s.a as number) + off);
-  else if (!p.storage.write(s.f as string, data, off, (w._total + 3) & ~3)) throw "Storage.write failed";
 }

@@ -1,6 +1,7 @@
-// The boot record's state machine as an explicit table (like MCUboot's swap tables). Each record
-// is the whole boot state after one transition; the latest valid record wins. The selector
-// (src/boot/selector.boot.js) performs the boot-time rows; the module performs the rest.
+// The boot state's machine as an explicit table (like MCUboot's swap tables). The state is what the
+// two slots' trailers say (src/slots/boot-state.ts); each transition writes one header, resume
+// point or mark there. The selector (src/boot/selector.boot.js) performs the boot-time rows; the
+// module performs the rest.
 
 export type State = "confirmed" | "progress" | "pending" | "trial" | "reverted";
 export type Event = "provision" | "progress" | "verified" | "abandon" | "boot" | "expire" | "bad" | "confirm" | "reported";

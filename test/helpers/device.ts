@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import { loadBundle, loadInstall, loadMd5, SimBoard } from "../../sim/board";
 import { PowerCut } from "../../sim/power";
 
-/** The full install module (any layout). */
+/** The install module. */
 export const Install = loadInstall();
 export const Md5 = loadMd5();
 
@@ -17,12 +17,9 @@ export function device(board: SimBoard, version: string, options: { [k: string]:
   // A resume point at every page, unless a test says otherwise (resumeEvery: undefined is the
   // default spacing): the small images of the tests then resume mid-copy.
   const all = Object.assign(board.ports(), base, { version, resumeEvery: 0 }, options);
-  // A board's profile runs the build the README gives it; a custom layout the full one.
-  const dfu = loadBundle(options.layout ? undefined : board.name).setup(all);
-  // The same for the install module.
-  const install = loadInstall(options.layout ? undefined : board.name);
-  dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => install.provision(all, code, cb);
-  dfu.installBoot = () => install.installBoot(all);
+  const dfu = loadBundle().setup(all);
+  dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => Install.provision(all, code, cb);
+  dfu.installBoot = () => Install.installBoot(all);
   return dfu;
 }
 
@@ -53,6 +50,7 @@ export function check(board: SimBoard, dfu: any, limitMs?: number): { err: any; 
 export function provision(board: SimBoard, dfu: any, code?: string): any {
   const [err, info] = settle(board, (cb) => dfu.provision(code, cb));
   assert.equal(err, null, "provision failed: " + err);
+  board.storeRuntime();
   return info;
 }
 

@@ -65,12 +65,10 @@ export function prepare(board: SimBoard, o: LifeOptions = {}): void {
 /** The bytes of slot `index` as the board holds them. */
 function slotBytes(board: SimBoard, o: LifeOptions, index: number, length: number): Uint8Array {
   const layout: any = o.layout ?? JSON.parse(readFileSync(`boards/${board.name}.json`, "utf8")).layout;
-  const slot = layout.slots[index];
-  if (slot.file !== undefined) return new Uint8Array(Buffer.from(board.storage.read(slot.file, 0, length) ?? "", "latin1"));
-  return board.flash.read(length, slot.addr);
+  return board.flash.read(length, layout.slots[index].addr);
 }
 
-/** The record may only make an image bootable (pending, trial) when its slot holds exactly it. */
+/** The boot state may only make an image bootable (pending, trial) when its slot holds exactly it. */
 function assertActivations(board: SimBoard, info: any, o: LifeOptions, im: Images) {
   if (info.state !== "trial" && info.state !== "pending") return;
   const c = info.candidate;

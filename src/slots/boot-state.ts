@@ -1,0 +1,220 @@
+// The boot state lives in each slot's own trailer, as in MCUboot's direct-XIP mode: no separate
+// record area. Erasing a slot for a new image erases only that slot's trailer, so the running
+// image's trailer is never touched, and every word of a trailer is written once after its erase.
+//
+// Trailer (the last `t` bytes of a slot, inside its last erase page), little-endian words:
+//   0  length   4  CRC-32   8  sequence   12..31  version text (NUL padded)   32  CRC-32 of 0..31
+//   36 + 4k     mark k (MARK): zeroed once what it says is true
+//   72 + 8j     resume point j: committed offset, CRC-32 of the bytes before it
+// A header whose CRC fails is no header. A mark a power cut left partly zeroed reads as set, and
+// each mark is only written when the state it says is already safe (or, a trial boot, before the
+// image it counts runs). A torn resume point fails the CRC scan that checks it: the copy starts
+// afresh. The selector (src/boot/selector.boot.js) reads the same words with built-ins only.
+import { fault, Fault } from "../errors";
+import { Ports } from "../ports";
+import { Config } from "./config";
+import { Event, State } from "./states";
+
+/** Mark numbers (word k after the header): verified, trial boots 1..3, then the rest. */
+export const enum MARK { Verified = 0, Confirmed = 4, Rejected = 5, Reported = 6, Abandoned = 7, Tail = 8 }
+export var HEADER = 36;
+export var RESUME = 72;
+/** Longest version text a trailer keeps. */
+export var TEXT_MAX = 20;
+
+export interface ImageRef {
+  /** slot index */
+  s: number;
+  /** length, bytes */
+  l: number;
+  /** CRC-32 */
+  c: number;
+  /** version */
+  v: string;
+}
+
+/** The boot state the two trailers say, in the state table's terms (src/slots/states.ts). */
+export interface BootRecord {
+  /** the newest sequence number */
+  q: number;
+  s: State;
+  /** the confirmed image (the fallback) */
+  a: ImageRef;
+  /** the other slot's confirmed image, older than `a`: the selector's last resort */
+  b?: ImageRef;
+  /** the candidate: downloading, pending, on trial or rejected */
+  c?: ImageRef;
+  /** trial boots so far */
+  n?: number;
+  /** why the candidate was rejected */
+  r?: string;
+  /** download progress: the last resume point */
+  d?: { o: number; k: number };
+  /** the download has written into the trailer's page: only a complete copy resumes */
+  t?: number;
+  /** 0: an outcome to report to the Notecard (a confirm's, a revert's); 1: reported, or none */
+  p: number;
+}
+
+interface Trailer {
+  i: ImageRef;
+  q: number;
+  /** marks set, bit k for mark k */
+  m: number;
+  /** resume points written */
+  j: number;
+  d?: { o: number; k: number };
+}
+
+export interface Store {
+  _p: Ports;
+  _c: Config;
+  _latest: BootRecord | null;
+  /** the trailers as last read: per slot, or null */
+  _t: (Trailer | null)[];
+  /** the write under way: bytes, address, page to erase first (-1: none) */
+  _bytes: Uint8Array;
+  _at: number;
+  _erase: number;
+  _cb: (err: Fault | null) => void;
+  /** A write is under way: the owner's timer callback (`tick`) must run storeStep(). */
+  _busy: boolean;
+  _tick: () => void;
+}
+
+export function createStore(p: Ports, c: Config, tick: () => void): Store {
+  return { _p: p, _c: c, _latest: null, _t: [null, null], _busy: false, _tick: tick } as any as Store;
+}
+
+/** Where slot i's trailer starts. */
+export function trailerAt(c: Config, i: number): number {
+  return c.s[i].a + c.s[i].l - c.t;
+}
+
+/** Where mark k of slot i's trailer is. */
+export function markAt(c: Config, i: number, k: number): number {
+  return trailerAt(c, i) + HEADER + 4 * k;
+}
+
+function word(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
+function read(st: Store, i: number): Trailer | null {
+  var p = st._p, c = st._c, b = p.flash.read(c.t, trailerAt(c, i)), t: Trailer, k: number;
+  if (word(b, 0) > c.s[i].l - c.t || p.natives.crc32(b.subarray(0, 32)) !== word(b, 32)) return null;
+  t = { i: { s: i, l: word(b, 0), c: word(b, 4), v: p.natives.text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: word(b, 8), m: 0, j: 0 };
+  for (k = 0; k <= MARK.Tail; k++) if (word(b, HEADER + 4 * k) !== 0xffffffff) t.m |= 1 << k;
+  for (k = RESUME; k + 8 <= c.t && word(b, k) !== 0xffffffff; k += 8) {
+    t.j++;
+    t.d = { o: word(b, k), k: word(b, k + 4) };
+  }
+  return t;
+}
+
+function boots(t: Trailer, x: number): number {
+  for (var n = 0; n < x && (t.m >> (n + 1)) & 1; n++);
+  return n;
+}
+
+/** Reads both trailers (reads only) and returns the boot state they say, or null (none confirmed). */
+export function load(st: Store): BootRecord | null {
+  var t = st._t = [read(st, 0), read(st, 1)], a = -1, i: number, o: Trailer | null, r: BootRecord, n: number, x = st._c.x;
+  for (i = 0; i < 2; i++) if (t[i] && ((t[i] as Trailer).m & 17) === 17 && (a < 0 || (t[i] as Trailer).q > (t[a] as Trailer).q)) a = i;
+  st._latest = null;
+  if (a < 0) return null;
+  o = t[1 - a];
+  r = st._latest = { q: (t[a] as Trailer).q, s: "confirmed", a: (t[a] as Trailer).i, p: (t[a] as Trailer).m >> MARK.Reported & 1 };
+  if (o && o.q > r.q && !(o.m >> MARK.Abandoned & 1)) {
+    r.q = o.q;
+    r.c = o.i;
+    n = boots(o, x);
+    if (!(o.m & 1)) {
+      r.s = "progress";
+      r.d = o.d;
+      r.t = o.m >> MARK.Tail & 1;
+      r.p = 1;
+    } else if (o.m >> MARK.Rejected & 1) {
+      r.s = "reverted";
+      r.r = n >= x ? "not confirmed after " + x + " boots" : "CRC mismatch at boot";
+      r.p = o.m >> MARK.Reported & 1;
+    } else {
+      r.s = n ? "trial" : "pending";
+      r.n = n;
+      r.p = 1;
+    }
+  } else if (o && (o.m & 17) === 17) r.b = o.i;
+  return r;
+}
+
+/**
+ * Writes what `event` changes, from the state last loaded: a new download's header (its trailer's
+ * page erased first; `img` and the sequence after the newest), a resume point (`at`, `crc`), or a
+ * mark. cb(err) after the last flash operation.
+ */
+export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: Fault | null) => void, at?: number, crc?: number) {
+  var p = st._p, c = st._c, r = st._latest, b: Uint8Array, s: number, tr: Trailer | null, k: number;
+  st._cb = cb;
+  st._erase = -1;
+  st._busy = true;
+  if (event === "provision" || (event === "progress" && !at)) {
+    // A new download (or provisioning): the target's trailer page erased, then its header.
+    img = img as ImageRef;
+    s = img.s;
+    b = new Uint8Array(HEADER);
+    b.fill(0);
+    put(b, 0, img.l);
+    put(b, 4, img.c);
+    put(b, 8, (r ? r.q : 0) + 1);
+    // Printable ASCII only, so that the text reads back as it was meant.
+    p.natives.put(b, img.v.replace(/[^\x20-\x7e]/g, "?").substr(0, TEXT_MAX), 12);
+    put(b, 32, p.natives.crc32(b.subarray(0, 32)));
+    st._erase = (p.flash.getPage(trailerAt(c, s)) as { addr: number }).addr;
+    st._at = trailerAt(c, s);
+  } else {
+    s = event === "reported" && (r as BootRecord).s === "confirmed" ? (r as BootRecord).a.s : ((r as BootRecord).c as ImageRef).s;
+    tr = st._t[s];
+    b = new Uint8Array(event === "progress" ? 8 : 4);
+    if (event === "progress") {
+      // A full table keeps the resume points it has: a reset then costs a little more of the copy.
+      if (!tr || RESUME + 8 * (tr.j + 1) > c.t) {
+        st._busy = false;
+        return cb(null);
+      }
+      put(b, 0, at as number);
+      put(b, 4, crc as number);
+      st._at = trailerAt(c, s) + RESUME + 8 * tr.j;
+    } else {
+      k = event === "verified" ? MARK.Verified : event === "confirm" ? MARK.Confirmed : event === "abandon" ? MARK.Abandoned : MARK.Reported;
+      st._at = markAt(c, s, k);
+    }
+  }
+  st._bytes = b;
+  storeStep(st);
+}
+
+function put(b: Uint8Array, at: number, v: number) {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = v >>> 24;
+}
+
+/** One flash operation per turn: the erase, then the write; the state is then read again. */
+export function storeStep(st: Store) {
+  var p = st._p;
+  try {
+    if (st._erase >= 0) {
+      p.flash.erasePage(st._erase);
+      st._erase = -1;
+      return void p.timers.set(st._tick, 0);
+    }
+    p.flash.write(st._bytes, st._at);
+  } catch (e) {
+    st._busy = false;
+    return st._cb(fault("flash", "boot state: " + ((e as Error).message || e)));
+  }
+  st._busy = false;
+  load(st);
+  st._cb(null);
+}
