@@ -8,7 +8,7 @@ import { BootInfo, info } from "./boot/trial";
 import { fault, Fault } from "./errors";
 import { memory, resolvePorts } from "./platform";
 import { FlashArea, FlashPort, Ports } from "./ports";
-import { append, createStore, load, MARK, markAt, RESUME, Store, storeStep } from "./slots/boot-state";
+import { append, AT, createStore, load, MARK, markAt, Store, storeStep } from "./slots/boot-state";
 import { BOOT_FILE, Config, Layout, readConfig, SlotSpec } from "./slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
 
@@ -102,8 +102,8 @@ function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null
   free = flash.getFree();
   for (i = 0; i < 2; i++) {
     s = layout.slots[i];
+    if (typeof s.addr !== "number" || !(s.length > AT.Resume + 8)) return "slot " + i + ": needs addr and a length past its trailer";
     what = "slot " + i + " (" + hex(s.addr) + "+" + s.length + ")";
-    if (typeof s.addr !== "number" || !(s.length > RESUME + 8)) return what + ": needs addr and a length past its trailer";
     pages = pagesOf(flash, s.addr, s.length);
     if (typeof pages === "string") return what + ": " + pages;
     if (i && overlaps(s, layout.slots[0])) return "slot 1 overlaps slot 0";
@@ -171,7 +171,7 @@ function configure(options: InstallOptions, p: Ports): Config {
   return {
     b: options.board || "",
     s: layout.slots.map(function (s: SlotSpec) { return inner.length && within(s, inner[0]) ? { a: s.addr, l: s.length, r: 1 } : { a: s.addr, l: s.length }; }),
-    t: RESUME + 8 * n,
+    t: AT.Resume + 8 * n,
     h: inner.length ? [(area as FlashArea).addr, p.natives.crc32(p.flash.read(FILE_HEADER, (area as FlashArea).addr))] : undefined,
     m: mapped || undefined,
     x: x,

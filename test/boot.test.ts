@@ -52,7 +52,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       ["a slot that does not end on a page", { slots: [{ addr: 0x10000400, length: 1000 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*does not end on an erase-page boundary/],
       ["overlapping slots", { slots: [{ addr: 0x10000400, length: 8192 }, { addr: 0x10001400, length: 8192 }], reserve }, /slot 1 overlaps slot 0/],
       ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], reserve }, /outside flash/],
-      ["a slot no longer than its trailer", { slots: [{ addr: 0x10000400, length: 0 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*a length past its trailer/],
+      ["a slot no longer than its trailer", { slots: [{ addr: 0x10000400, length: 0 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0: needs addr and a length past its trailer/], ["a Storage-file slot of release 0.1", { slots: [{ file: "dfu.0", length: 8192 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0: needs addr/],
       ["a slot in Storage outside the reservation", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10030000, length: 4096 }], reserve }, /slot 1 \(0x10030000\+4096\) overlaps Storage .* outside a reservation/]
     ];
     for (const [what, layout, problem] of unsafe) {

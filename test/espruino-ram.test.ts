@@ -1,6 +1,6 @@
 // The module's RAM on an interpreter with a Puck.js's fixed 2,630 variables (ESPRUINO_FIXED_BIN, a
 // Linux build whose board file sets 'variables': 2630): provisioning and a whole update of a 12 KB
-// image with 1 KiB chunks and Storage-file slots must complete, and the module's share of the peak
+// image with 1 KiB chunks into a reservation laid out in a Puck.js's 4 KB units must complete, and the module's share of the peak
 // (usage above what was in use just before require) must stay within 800 JsVars.
 import { strict as assert } from "assert";
 import { existsSync } from "fs";
@@ -8,8 +8,7 @@ import { measureRam } from "./helpers/ram";
 
 describe("RAM on a Puck.js-sized interpreter (ESPRUINO_FIXED_BIN)", function () {
   this.timeout(600e3);
-  // The full build, and the Storage-only one that a Puck.js stores.
-  for (const runtime of ["dist/NotecardDFU.pretok", "dist/storage/NotecardDFU.pretok"]) {
+  for (const runtime of ["dist/NotecardDFU.pretok"]) {
     it(`provisions and runs a whole update with 1 KiB chunks within 800 JsVars of module share (${runtime})`, function () {
       const bin = process.env.ESPRUINO_FIXED_BIN;
       if (!bin || !existsSync(bin)) {

@@ -60,29 +60,32 @@ describe("the espruino CLI against a running interpreter over telnet (ESPRUINO_B
       return (/RESULT (.*)/.exec(out) || ["", ""])[1].trim();
     };
 
-    // First, on the erased Storage: the reservation the LINUX profile's raw slots live in.
-    writeFileSync(join(project, "reserve.js"), `require("NotecardDFUInstall").reserve({ board: "LINUX" }); require("Storage").write("reserved", require("Storage").list()[0]);`);
-    cli("--sleep", "2", "reserve.js");
-    assert.ok(await until(async () => result("reserved") === "dfu.area", 10e3), "the reservation is Storage's first file: " + result("reserved"));
+    // The steps `notecard-dfu provision-script` prints (and the README gives), in their order.
+    const script = execFileSync(process.execPath, [join(ROOT, "dist/node/tools/cli.js"), "provision-script", "--board", "LINUX", "--version", "1.0.0"], { encoding: "utf8" });
+    const steps = script.split(/^(?=\/\/ Step \d+)/m);
+    // Step 1: erase Storage and reserve, the install module sent by the CLI from modules/.
+    cli("-e", `require("Storage").write("before", "a file from before");`);
+    writeFileSync(join(project, "step1.js"), steps[0] + `\nrequire("Storage").write("reserved", require("Storage").list().join());`);
+    let out = cli("--sleep", "2", "step1.js");
+    assert.doesNotMatch(out, /not found|getURL|ENOENT/i, "the CLI resolved the install module locally: " + out);
+    assert.ok(await until(async () => result("reserved") === "dfu.area", 10e3), "the reservation alone, Storage's first file: " + result("reserved"));
 
-    // The pretokenised copies (bytes over 0x7F): the CLI uploads them byte for byte.
-    let out = cli("--storage", "NotecardDFU:modules/NotecardDFU.pretok", "--storage", "NotecardDFUInstall:modules/NotecardDFUInstall.pretok",
-      "-e", `var S = require("Storage"); print("STORED " + S.list(/NotecardDFU/).sort().join() + " " + E.CRC32(S.read("NotecardDFU")));`);
-    assert.match(out, /STORED NotecardDFU,NotecardDFUInstall/, out);
-    assert.equal(Number((/STORED \S+ (\d+)/.exec(out) || [])[1]), CRC32.buf(readFileSync(join(ROOT, "dist/NotecardDFU.pretok"))) >>> 0, out);
-    assert.doesNotMatch(out, /getURL|error|not found/i, "the offline upload is quiet: " + out);
-
+    // Step 2: save the factory app.
     writeFileSync(join(project, "factory.js"), `print("RUNNING 1.0.0");`);
     out = cli("--storage", ".bootcde:factory.js", "-e", `print("SAVED " + require("Storage").read(".bootcde").length);`);
     assert.match(out, /SAVED \d+/, out);
 
-    // Provisioning: the script the README and `notecard-dfu provision-script` give.
-    const script = execFileSync(process.execPath, [join(ROOT, "dist/node/tools/cli.js"), "provision-script", "--board", "LINUX", "--version", "1.0.0"], { encoding: "utf8" });
-    writeFileSync(join(project, "provision.js"), script.replace(/print\("provisioned: " \+ JSON\.stringify\(info\)\);/, `$&\n  require("Storage").write("provisioned", JSON.stringify(info));`));
+    // Step 3: provision.
+    writeFileSync(join(project, "provision.js"), steps[2].replace(/print\("provisioned: " \+ JSON\.stringify\(info\)\);/, `$&\n  require("Storage").write("provisioned", JSON.stringify(info));`));
     out = cli("--sleep", "3", "provision.js");
-    assert.doesNotMatch(out, /not found|getURL|ENOENT/i, "the CLI resolved the install module locally: " + out);
     assert.ok(await until(async () => /"state":"confirmed"/.test(result("provisioned")), 30e3), "provisioning did not finish: " + result("provisioned"));
-    assert.match(cli("-e", `print("FILES " + require("Storage").list().join());`), /FILES (?!.*NotecardDFUInstall).*NotecardDFU/, "the install module is erased");
+
+    // Step 4: the runtime, pretokenised (bytes over 0x7F): the CLI uploads it byte for byte.
+    out = cli("--storage", "NotecardDFU:modules/NotecardDFU.pretok",
+      "-e", `var S = require("Storage"); print("STORED " + S.list(/NotecardDFU/).sort().join() + " " + E.CRC32(S.read("NotecardDFU")));`);
+    assert.match(out, /STORED NotecardDFU /, out);
+    assert.equal(Number((/STORED \S+ (\d+)/.exec(out) || [])[1]), CRC32.buf(readFileSync(join(ROOT, "dist/NotecardDFU.pretok"))) >>> 0, out);
+    assert.doesNotMatch(out, /getURL|error|not found/i, "the offline upload is quiet: " + out);
 
     // The application: require("NotecardDFU") resolved by the CLI from modules/, and a Notecard.
     const image = `print("RUNNING 2.0.0");`;

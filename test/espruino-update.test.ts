@@ -1,5 +1,4 @@
-// A whole update on the real interpreter (Espruino Linux build, LINUX profile): the minified
-// modules in Storage, a fake Notecard bus written in Espruino JS, provisioning with the install
+// A whole update on the real interpreter (Espruino Linux build): the pretokenised modules in Storage, a fake Notecard bus written in Espruino JS, provisioning with the install
 // module (then erased, as the README tells users), the download, a
 // restart (a new `espruino -e` process runs .boot0), the trial boot and confirm, then a bad image
 // that throws at start and is reverted after maxAttempts boots.
@@ -11,16 +10,17 @@ const FAKE = readFileSync("test/espruino/fake-notecard.js", "utf8");
 const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
 
 /**
- * Where the images live, and the builds stored (runtime and install module, whose selector goes to
- * .boot0): the LINUX profile's raw flash slots with the full builds, or Storage files (as on a
- * Puck.js) with the Storage-only builds.
+ * Where the images live: the LINUX profile's reservation (1 KB pages), and one laid out as a
+ * Puck.js's would be, in 4 KB erase units (each four of the emulated 1 KB pages): the reservation's
+ * header and its unused partial first unit, then two slots of four units each.
  */
-const LAYOUTS: [string, string, string][] = [
-  ["raw flash slots (LINUX profile)", 'board: "LINUX"', "dist/"],
-  ["Storage-file slots and record, Storage-only builds", 'layout: { slots: [{ file: "dfu.0", length: 8192 }, { file: "dfu.1", length: 8192 }], record: { files: ["dfu.r0", "dfu.r1"], length: 256 } }', "dist/storage/"]
+const PUCK_SHAPED = 'layout: { slots: [{ addr: 0x10001000, length: 16384 }, { addr: 0x10005000, length: 16384 }], reserve: { file: "dfu.area", length: 36832 } }, storageAddr: 0x10000000';
+const LAYOUTS: [string, string][] = [
+  ["the LINUX profile's reservation", 'board: "LINUX"'],
+  ["a reservation in 4 KB erase units built from 1 KB pages, as on a Puck.js", PUCK_SHAPED]
 ];
 
-for (const [name, where, build] of LAYOUTS) {
+for (const [name, where] of LAYOUTS) {
   /** An application image: prints its version, confirms itself when good, throws when bad. */
   const app = (version: string, bad = false): string => bad
     ? `print("RUNNING ${version}"); throw new Error("broken ${version}");`
@@ -41,15 +41,13 @@ for (const [name, where, build] of LAYOUTS) {
     it("provisions, updates, confirms, reverts a bad image, refuses a downgrade, resumes a copy cut by a reset", function () {
       const bin = requireEspruino(this);
       const dir = tempDir();
-      if (/LINUX/.test(where)) {
-        // First, on the erased Storage: the reservation the raw slots live in, from the install
-        // module in RAM (as the IDE sends a required module).
-        const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
-        const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
-        assert.match(r, /FIRST dfu\.area/, r);
-      }
-      storeFile(bin, dir, build + "NotecardDFU.pretok", "NotecardDFU");
-      storeFile(bin, dir, build + "NotecardDFUInstall.pretok", "NotecardDFUInstall");
+      // First, on the erased Storage: the reservation the slots live in, from the install module
+      // in RAM (as the IDE sends a required module).
+      const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
+      const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ ${where} }); print("FIRST " + require("Storage").list()[0]);`);
+      assert.match(r, /FIRST dfu\.area/, r);
+      storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
+      storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);
 
       let out = step(`require("Storage").write(".bootcde", ${JSON.stringify(app("1.0.0"))});`);
@@ -63,7 +61,7 @@ for (const [name, where, build] of LAYOUTS) {
       assert.match(out, /REBOOT/, out);
       assert.match(out, /installing 2\.0\.0/, out);
 
-      // After the image's confirm() has finished (its record may take a turn to erase a file first).
+      // After the image's confirm() has finished.
       out = step(`setTimeout(function () { print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info())); }, 100);`);
       assert.match(out, /RUNNING 2\.0\.0/, out);
       assert.match(out, /CONFIRM confirmed/, out);
@@ -78,7 +76,6 @@ for (const [name, where, build] of LAYOUTS) {
         assert.match(out, /RUNNING 3\.0\.0/, `trial ${i}: ${out}`);
         assert.match(out, /image failed to start/, out);
       }
-      // After the image's confirm() has finished (its record may take a turn to erase a file first).
       out = step(`setTimeout(function () { print("INFO " + JSON.stringify(require("NotecardDFU").setup({ i2c: {}, ${where} }).info())); }, 100);`);
       assert.match(out, /RUNNING 2\.0\.0/, out);
       assert.match(out, /"state":"reverted"/, out);

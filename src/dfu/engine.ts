@@ -8,7 +8,7 @@ import { Client, payload, release, request, Response } from "../notecard/client"
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
 import { append, BootRecord, createStore, ImageRef, load, Store, storeStep } from "../slots/boot-state";
-import { Config, readConfig, reservationMoved } from "../slots/config";
+import { Config, readConfig } from "../slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
 import { Md5AddOn } from "./md5";
@@ -135,11 +135,12 @@ export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
 
 /** The boot state of the provisioned layout; null before provisioning; a layout fault. */
 export function bootState(d: Engine): Store | null | Fault {
-  var c = d._cfg || readConfig(d._p.storage), m: string;
+  var p = d._p, c = d._cfg || readConfig(p.storage);
   // Read once provisioned; a damaged or different layout is read again each time, and refused.
   if (!c || (c as Fault).code) return c as null | Fault;
-  // Checked every time: an application's Storage.eraseAll() or a re-provisioning may have moved it.
-  if ((m = reservationMoved(d._p, c as Config))) return fault("layout", m);
+  // The reservation's header where provisioning left it, checked every time: an application's
+  // Storage.eraseAll() or a compaction may have moved it.
+  if ((c as Config).h && p.natives.crc32(p.flash.read(32, (c as Config).h![0])) !== (c as Config).h![1]) return fault("layout", "reservation moved: provision again");
   if (!d._cfg) {
     d._cfg = d._w._c = c as Config;
     d._st = createStore(d._p, d._cfg, d._k);

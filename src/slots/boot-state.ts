@@ -17,10 +17,8 @@ import { Event, State } from "./states";
 
 /** Mark numbers (word k after the header): verified, trial boots 1..3, then the rest. */
 export const enum MARK { Verified = 0, Confirmed = 4, Rejected = 5, Reported = 6, Abandoned = 7, Tail = 8 }
-export var HEADER = 36;
-export var RESUME = 72;
-/** Longest version text a trailer keeps. */
-export var TEXT_MAX = 20;
+/** Where the marks and the resume points begin, and the longest version text a trailer keeps. */
+export const enum AT { Marks = 36, Resume = 72, TextMax = 20 }
 
 export interface ImageRef {
   /** slot index */
@@ -86,35 +84,22 @@ export function createStore(p: Ports, c: Config, tick: () => void): Store {
   return { _p: p, _c: c, _latest: null, _t: [null, null], _busy: false, _tick: tick } as any as Store;
 }
 
-/** Where slot i's trailer starts. */
-export function trailerAt(c: Config, i: number): number {
-  return c.s[i].a + c.s[i].l - c.t;
-}
-
-/** Where mark k of slot i's trailer is. */
+/** Where mark k of slot i's trailer is (k = -9: where the trailer starts). */
 export function markAt(c: Config, i: number, k: number): number {
-  return trailerAt(c, i) + HEADER + 4 * k;
-}
-
-function word(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+  return c.s[i].a + c.s[i].l - c.t + AT.Marks + 4 * k;
 }
 
 function read(st: Store, i: number): Trailer | null {
-  var p = st._p, c = st._c, b = p.flash.read(c.t, trailerAt(c, i)), t: Trailer, k: number;
-  if (word(b, 0) > c.s[i].l - c.t || p.natives.crc32(b.subarray(0, 32)) !== word(b, 32)) return null;
-  t = { i: { s: i, l: word(b, 0), c: word(b, 4), v: p.natives.text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: word(b, 8), m: 0, j: 0 };
-  for (k = 0; k <= MARK.Tail; k++) if (word(b, HEADER + 4 * k) !== 0xffffffff) t.m |= 1 << k;
-  for (k = RESUME; k + 8 <= c.t && word(b, k) !== 0xffffffff; k += 8) {
+  var p = st._p, c = st._c, b = p.flash.read(c.t, markAt(c, i, -9)), w = new DataView(b.buffer, b.byteOffset), t: Trailer, k: number;
+  if (w.getUint32(0, true) > c.s[i].l - c.t || p.natives.crc32(b.subarray(0, 32)) !== w.getUint32(32, true)) return null;
+  t = { i: { s: i, l: w.getUint32(0, true), c: w.getUint32(4, true), v: p.natives.text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: w.getUint32(8, true), m: 0, j: 0 };
+  // A word is erased when it reads -1, whatever the byte order.
+  for (k = 0; k <= MARK.Tail; k++) if (w.getInt32(AT.Marks + 4 * k) !== -1) t.m |= 1 << k;
+  for (k = AT.Resume; k + 8 <= c.t && w.getInt32(k) !== -1; k += 8) {
     t.j++;
-    t.d = { o: word(b, k), k: word(b, k + 4) };
+    t.d = { o: w.getUint32(k, true), k: w.getUint32(k + 4, true) };
   }
   return t;
-}
-
-function boots(t: Trailer, x: number): number {
-  for (var n = 0; n < x && (t.m >> (n + 1)) & 1; n++);
-  return n;
 }
 
 /** Reads both trailers (reads only) and returns the boot state they say, or null (none confirmed). */
@@ -128,7 +113,8 @@ export function load(st: Store): BootRecord | null {
   if (o && o.q > r.q && !(o.m >> MARK.Abandoned & 1)) {
     r.q = o.q;
     r.c = o.i;
-    n = boots(o, x);
+    // Trial boots: the boot marks set, counted up to the first erased one.
+    for (n = 0; n < x && (o.m >> (n + 1)) & 1; n++);
     if (!(o.m & 1)) {
       r.s = "progress";
       r.d = o.d;
@@ -153,7 +139,7 @@ export function load(st: Store): BootRecord | null {
  * mark. cb(err) after the last flash operation.
  */
 export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: Fault | null) => void, at?: number, crc?: number) {
-  var p = st._p, c = st._c, r = st._latest, b: Uint8Array, s: number, tr: Trailer | null, k: number;
+  var p = st._p, c = st._c, r = st._latest, b: Uint8Array, w: DataView, s: number, tr: Trailer | null, k: number;
   st._cb = cb;
   st._erase = -1;
   st._busy = true;
@@ -161,29 +147,30 @@ export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: 
     // A new download (or provisioning): the target's trailer page erased, then its header.
     img = img as ImageRef;
     s = img.s;
-    b = new Uint8Array(HEADER);
-    b.fill(0);
-    put(b, 0, img.l);
-    put(b, 4, img.c);
-    put(b, 8, (r ? r.q : 0) + 1);
+    b = new Uint8Array(AT.Marks);
+    w = new DataView(b.buffer);
+    w.setUint32(0, img.l, true);
+    w.setUint32(4, img.c, true);
+    w.setUint32(8, (r ? r.q : 0) + 1, true);
     // Printable ASCII only, so that the text reads back as it was meant.
-    p.natives.put(b, img.v.replace(/[^\x20-\x7e]/g, "?").substr(0, TEXT_MAX), 12);
-    put(b, 32, p.natives.crc32(b.subarray(0, 32)));
-    st._erase = (p.flash.getPage(trailerAt(c, s)) as { addr: number }).addr;
-    st._at = trailerAt(c, s);
+    p.natives.put(b, img.v.replace(/[^\x20-\x7e]/g, "?").substr(0, AT.TextMax), 12);
+    w.setUint32(32, p.natives.crc32(b.subarray(0, 32)), true);
+    st._erase = (p.flash.getPage(markAt(c, s, -9)) as { addr: number }).addr;
+    st._at = markAt(c, s, -9);
   } else {
     s = event === "reported" && (r as BootRecord).s === "confirmed" ? (r as BootRecord).a.s : ((r as BootRecord).c as ImageRef).s;
     tr = st._t[s];
     b = new Uint8Array(event === "progress" ? 8 : 4);
     if (event === "progress") {
       // A full table keeps the resume points it has: a reset then costs a little more of the copy.
-      if (!tr || RESUME + 8 * (tr.j + 1) > c.t) {
+      if (!tr || AT.Resume + 8 * (tr.j + 1) > c.t) {
         st._busy = false;
         return cb(null);
       }
-      put(b, 0, at as number);
-      put(b, 4, crc as number);
-      st._at = trailerAt(c, s) + RESUME + 8 * tr.j;
+      w = new DataView(b.buffer);
+      w.setUint32(0, at as number, true);
+      w.setUint32(4, crc as number, true);
+      st._at = markAt(c, s, -9) + AT.Resume + 8 * tr.j;
     } else {
       k = event === "verified" ? MARK.Verified : event === "confirm" ? MARK.Confirmed : event === "abandon" ? MARK.Abandoned : MARK.Reported;
       st._at = markAt(c, s, k);
@@ -191,13 +178,6 @@ export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: 
   }
   st._bytes = b;
   storeStep(st);
-}
-
-function put(b: Uint8Array, at: number, v: number) {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
-  b[at + 2] = (v >>> 16) & 0xff;
-  b[at + 3] = v >>> 24;
 }
 
 /** One flash operation per turn: the erase, then the write; the state is then read again. */

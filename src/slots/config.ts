@@ -2,7 +2,7 @@
 // boot selector below it reads too (one copy of it in Storage). The runtime takes no other, so
 // nothing is ever erased by a layout that was not checked against the flash geometry.
 import { fault, Fault } from "../errors";
-import { Ports, StoragePort } from "../ports";
+import { StoragePort } from "../ports";
 
 /** A slot as users write it: whole erase pages of raw flash. */
 export interface SlotSpec {
@@ -54,7 +54,3 @@ export function readConfig(storage: StoragePort): Config | null | Fault {
   return (c as any).r ? fault("layout", "provisioned by 0.1 (record files): erase Storage, provision again") : c;
 }
 
-/** "" when the reservation's header is where provisioning left it, else what is wrong. */
-export function reservationMoved(p: Ports, c: Config): string {
-  return c.h && p.natives.crc32(p.flash.read(32, c.h[0])) !== c.h[1] ? "reservation moved: provision again" : "";
-}

@@ -1,12 +1,12 @@
-// The module's RAM on a real interpreter, as a user loads it: both modules stored in Storage,
-// provisioning in one boot, then a whole update of a 12 KB image with Storage-file slots in the
-// next, against the light fake Notecard (test/espruino/light-notecard.js), whose replies the host
+// The module's RAM on a real interpreter, as a user loads it: the reservation made from the
+// install module in RAM, both modules stored in Storage, provisioning in one boot, then a whole
+// update of a 12 KB image into a slot of the reservation in 4 KB units (as on a Puck.js) in the next, against the light fake Notecard (test/espruino/light-notecard.js), whose replies the host
 // precomputed. Figures are JsVars from process.memory() (which collects garbage first), sampled at
 // every bus read, Storage access and CRC-32.
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import CRC32 from "crc-32";
-import { runEspruino, storeFile, tempDir } from "./espruino";
+import { runEspruino, stageFile, storeFile, tempDir } from "./espruino";
 
 export interface RamFigures {
   /** JsVars the interpreter has in all. */
@@ -30,11 +30,15 @@ function app(version: string, size: number): string {
   return head + "/*" + "x".repeat(Math.max(0, size - head.length - 4)) + "*/";
 }
 
-/** `runtime`: the build stored, the full one or the Storage-only one (dist/storage/), with the install module of the same build. */
+/** `runtime`: the runtime stored, with the install module of the same build. */
 export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024, runtime = "dist/NotecardDFU.pretok"): RamFigures {
   const dir = tempDir();
-  const slot = Math.ceil((imageBytes + 512) / 1024) * 1024;
-  const layout = `{ slots: [{ file: "dfu.0", length: ${slot} }, { file: "dfu.1", length: ${slot} }], record: { files: ["dfu.r0", "dfu.r1"], length: 2048 } }`;
+  // Slots of whole 4 KB units after the reservation's partial first unit, trailer included.
+  const slot = Math.ceil((imageBytes + 256) / 4096) * 4096;
+  const layout = `{ slots: [{ addr: 0x10001000, length: ${slot} }, { addr: ${0x10001000 + slot}, length: ${slot} }], reserve: { file: "dfu.area", length: ${0x1000 + 2 * slot - 32} } }, storageAddr: 0x10000000`;
+  const install = stageFile(dir, runtime.replace("NotecardDFU.pretok", "NotecardDFUInstall.min.js"), "install.js");
+  const reserved = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ layout: ${layout} }); print("FIRST " + require("Storage").list()[0]);`);
+  if (!/FIRST dfu\.area/.test(reserved)) return { total: 0, require: NaN, setup: NaN, peak: NaN, installRequire: NaN, provisionPeak: NaN, state: "reserve failed", out: reserved };
   storeFile(bin, dir, runtime, "NotecardDFU");
   storeFile(bin, dir, runtime.replace("NotecardDFU.pretok", "NotecardDFUInstall.pretok"), "NotecardDFUInstall");
   const image = app("2.0.0", imageBytes);
@@ -76,7 +80,7 @@ export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024, r
     var storage = { read: function (n, o, l) { sample(); return S.read(n, o, l); }, write: function (n, d, o, z) { sample(); return S.write(n, d, o, z); }, erase: function (n) { S.erase(n); }, list: function () { return S.list(); }, getFree: function () { return S.getFree(); }, compact: function () { S.compact(); } };
     var natives = { crc32: function (d) { sample(); return E.CRC32(d); }, atob: atob, btoa: btoa, text: E.toString,
       view: function (s, o, n) { return new Uint8Array(E.toArrayBuffer(s), o, n); }, put: function (d, s, a) { d.set(s, a); } };
-    var options = { i2c: card, layout: ${layout}, version: "1.0.0", chunkSize: ${chunk}, transport: { resetSettleMs: 5, drainMs: 20 }, reboot: function () { print("REBOOT"); },
+    var options = { i2c: card, version: "1.0.0", chunkSize: ${chunk}, transport: { resetSettleMs: 5, drainMs: 20 }, reboot: function () { print("REBOOT"); },
       storage: undefined, natives: undefined };
     var m0 = process.memory().usage;
     var M = require("NotecardDFU"), m1 = process.memory().usage;
