@@ -118,7 +118,7 @@ function ramTable(say: (s?: string) => void, bytes: (f: string) => number) {
     const ok = r.state === "updated" && !/MEMORY/.test(r.out);
     say(`| ${chunk} | ${bytes("NotecardDFU.pretok")} | ${bytes("NotecardDFUInstall.pretok")} | ${r.require} | ${r.setup} | ${ok ? r.peak : "FAILED: " + r.state} | ${r.installRequire} | ${r.provisionPeak} | ${r.total} |`);
   }
-  say("JsVars from process.memory() after a garbage collection: 12 KB image, Storage-file slots, modules stored in Storage pretokenised (sizes above), a fake Notecard serving replies the host precomputed; peak sampled at every bus read, Storage access and CRC-32. Targets (1 KiB): require <= 350, setup <= 250, peak <= 800.");
+  say("JsVars from process.memory() after a garbage collection: 12 KB image, slots in a reservation of 4 KB units, modules stored in Storage pretokenised (sizes above), a fake Notecard serving replies the host precomputed; peak sampled at every bus read, Storage access and CRC-32. Targets (1 KiB): require <= 350, setup <= 250, peak <= 800.");
 }
 
 /**
@@ -208,7 +208,7 @@ function main() {
     say(`taken out: the test card (run where collection is off), the harness (calibrated alone: ${M(w.harness.turn, 3)} M per timer turn, ${M(w.harness.call, 3)} M per bus call) and the flash emulation's natives; deterministic: the same update counted twice gave ${w.repeat[0]} and ${w.repeat[1]} instructions`);
     say("");
     const b = w.binary, drop = four!.nativeTop.filter(([f]) => /atob|btoa|substr/.test(f)).reduce((x, [, v]) => x + v, 0);
-    say(`binary dfu.get, modelled per 4 KiB chunk on a Pico: decode ${M(b.decode)} M instructions (E.mapInPlace undoes the XOR, one set(subarray) per COBS block, ${b.wireBytes} bytes on the wire), one more request and answer ${M(b.request)} M; base64's atob, re-encoding check and compare (${M(drop)} M) and ${fmt(four!.reads - Math.ceil((b.wireBytes + 1) / 253) - 2, 0)} reads fewer saved`);
+    say(`binary dfu.get, modelled per 4 KiB chunk on a Pico: decode ${M(b.decode)} M instructions (E.mapInPlace undoes the XOR, one set(subarray) per COBS block, ${b.wireBytes} bytes on the wire), one more request and answer ${M(b.request)} M; base64's atob (${M(drop)} M) and ${fmt(four!.reads - Math.ceil((b.wireBytes + 1) / 253) - 2, 0)} reads fewer saved`);
     for (const rate of [100000, 400000]) {
       const base = perChunkBus[rate];
       const binReads = Math.ceil((b.wireBytes + 1) / 253) + 2;

@@ -21,14 +21,11 @@ export interface FlashPort {
   read(length: number, addr: number): Uint8Array;
 }
 
+/** The runtime only reads the layout line of .boot0; provisioning writes files. */
 export interface StoragePort {
   read(name: string, offset?: number, length?: number): string | undefined;
   write(name: string, data: string | Uint8Array, offset?: number, size?: number): boolean;
   erase(name: string): void;
-  list(): string[];
-  /** Bytes free after the last file, and compaction (removes deleted files, in place). */
-  getFree(): number;
-  compact(): void;
   /** Provisioning only: Storage's size and file counts. */
   getStats(): { totalBytes: number; fileCount: number; trashCount: number };
 }

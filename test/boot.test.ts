@@ -4,6 +4,7 @@ import { strict as assert } from "assert";
 import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../sim/board";
 import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
+import { transitions } from "../src/slots/states";
 import { checkSource } from "../tools/espruino-gate";
 import { check, confirm, device, Install, provision, settle } from "./helpers/device";
 
@@ -432,6 +433,42 @@ describe("slots, boot state and selector (built bundle)", function () {
       staged(board, "3.0.0");
       const { result } = check(board, device(board, "2.0.0"));
       assert.equal(result.state, "trial");
+    });
+  });
+
+  describe("the state table", function () {
+    it("every change of state in an update life, a revert and an abandoned copy is a row of src/slots/states.ts's table", function () {
+      const table = transitions(), path = ["none"];
+      const board = new SimBoard();
+      const note = (version: string) => {
+        const from = path[path.length - 1], to = device(board, version).info().state;
+        if (to === from) return;
+        assert.ok(Object.keys(table[from] || {}).some((ev) => table[from][ev] === to), `${from} -> ${to} is not in the table`);
+        path.push(to);
+      };
+      const watched = (version: string, extra: any = {}) => device(board, version, Object.assign({ onProgress: () => note(version) }, extra));
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      note("1.0.0");
+      staged(board, "2.0.0", { size: 3000 });
+      // A copy cut by a reset, then resumed.
+      assert.throws(() => check(board, watched("1.0.0", { chunkSize: 256, onProgress: (p: any) => { note("1.0.0"); if (p.offset >= 1024) board.rail.down = true; } })));
+      board.boot();
+      check(board, watched("1.0.0"));
+      note("1.0.0");
+      board.boot();
+      note("2.0.0");
+      confirm(board, device(board, "2.0.0"));
+      note("2.0.0");
+      staged(board, "3.0.0", { throws: true });
+      check(board, watched("2.0.0"));
+      note("2.0.0");
+      for (let i = 0; i < 4; i++) { board.boot(); note("2.0.0"); }
+      // A copy refused for good once complete (its CRC never matches): abandoned.
+      board.card.stage({ data: new Uint8Array(Buffer.from(appImage("4.0.0"), "latin1")), version: "4.0.0", body: { crc32: 7 } });
+      check(board, watched("2.0.0"));
+      note("2.0.0");
+      assert.deepEqual(path, ["none", "confirmed", "progress", "pending", "trial", "confirmed", "progress", "pending", "trial", "reverted", "progress", "confirmed"]);
     });
   });
 
