@@ -188,7 +188,7 @@ function store(p: Ports, cfg: Config): string {
 }
 
 /**
- * Creates the layout's reservation (the Storage file its raw slots and record live in) as Storage's
+ * Creates the layout's reservation (the Storage file whose whole pages hold its slots) as Storage's
  * first file: run it on an erased Storage, before anything else is saved. Throws a layout fault
  * when Storage already holds other files; does nothing when the reservation is there.
  */

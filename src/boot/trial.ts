@@ -2,7 +2,7 @@
 // is good" (confirm), which makes it the fallback and hands the trial watchdog to the idle loop.
 import { Fault } from "../errors";
 import { Ports } from "../ports";
-import { append, BootRecord, load, Store } from "../slots/boot-state";
+import { append, BootState, load, Store } from "../slots/boot-state";
 
 export interface BootInfo {
   /** "none" before provisioning, else the boot state (confirmed, trial, reverted, progress, pending). */
@@ -18,7 +18,7 @@ export interface BootInfo {
 }
 
 export function info(st: Store | null, version: string): BootInfo {
-  var r: BootRecord | null = st ? load(st) : null;
+  var r: BootState | null = st ? load(st) : null;
   if (!r) return { state: "none", slot: -1, version: version, attempt: 0 };
   var run = r.s === "trial" ? r.c! : r.a;
   var out: BootInfo = { state: r.s, slot: run.s, version: run.v, attempt: r.n || 0 };

@@ -7,7 +7,7 @@
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
 import { Ports } from "../ports";
-import { append, BootRecord, createStore, ImageRef, load, Store, storeStep } from "../slots/boot-state";
+import { append, BootState, createStore, ImageRef, load, Store, storeStep } from "../slots/boot-state";
 import { Config, readConfig } from "../slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
@@ -70,7 +70,7 @@ export interface Engine {
   _e: Fault | null;
   _v: any;
   _rsp: Response;
-  _rec: BootRecord;
+  _rec: BootState;
   _body: Response;
   _img: ImageRef;
   /** the card is, or may be, in DFU mode for this download: leave it at the end */
@@ -291,7 +291,7 @@ function phase(d: Engine) {
       rsp = d._rsp = v;
       x = bootState(d);
       if (x && x.code) return fail(d, "layout", x.message);
-      r = (x ? load(x) : null) as BootRecord;
+      r = (x ? load(x) : null) as BootState;
       if (!r) {
         res.state = "unprovisioned";
         return finish(d, fault("layout", "not provisioned"));
@@ -320,7 +320,7 @@ function phase(d: Engine) {
 
     case P.Checked:
       if (e) return fail(d, e.code, e.message);
-      d._rec = (d._st as Store)._latest as BootRecord;
+      d._rec = (d._st as Store)._latest as BootState;
       if (rsp.mode !== "ready" || d._c._crc) return void go(d, P.Gates);
       // Without the transport crc a flipped bit could change the image's description: act only
       // on two identical answers, and check every chunk with the MD5 add-on.

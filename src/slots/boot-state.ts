@@ -32,7 +32,7 @@ export interface ImageRef {
 }
 
 /** The boot state the two trailers say, in the state table's terms (src/slots/states.ts). */
-export interface BootRecord {
+export interface BootState {
   /** the newest sequence number */
   q: number;
   s: State;
@@ -67,7 +67,7 @@ interface Trailer {
 export interface Store {
   _p: Ports;
   _c: Config;
-  _latest: BootRecord | null;
+  _latest: BootState | null;
   /** the trailers as last read: per slot, or null */
   _t: (Trailer | null)[];
   /** the write under way: bytes, address, page to erase first (-1: none) */
@@ -103,8 +103,8 @@ function read(st: Store, i: number): Trailer | null {
 }
 
 /** Reads both trailers (reads only) and returns the boot state they say, or null (none confirmed). */
-export function load(st: Store): BootRecord | null {
-  var t = st._t = [read(st, 0), read(st, 1)], a = -1, i: number, o: Trailer | null, r: BootRecord, n: number, x = st._c.x;
+export function load(st: Store): BootState | null {
+  var t = st._t = [read(st, 0), read(st, 1)], a = -1, i: number, o: Trailer | null, r: BootState, n: number, x = st._c.x;
   for (i = 0; i < 2; i++) if (t[i] && ((t[i] as Trailer).m & 17) === 17 && (a < 0 || (t[i] as Trailer).q > (t[a] as Trailer).q)) a = i;
   st._latest = null;
   if (a < 0) return null;
@@ -158,7 +158,7 @@ export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: 
     st._erase = (p.flash.getPage(markAt(c, s, -9)) as { addr: number }).addr;
     st._at = markAt(c, s, -9);
   } else {
-    s = event === "reported" && (r as BootRecord).s === "confirmed" ? (r as BootRecord).a.s : ((r as BootRecord).c as ImageRef).s;
+    s = event === "reported" && (r as BootState).s === "confirmed" ? (r as BootState).a.s : ((r as BootState).c as ImageRef).s;
     tr = st._t[s];
     b = new Uint8Array(event === "progress" ? 8 : 4);
     if (event === "progress") {

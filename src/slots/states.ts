@@ -7,8 +7,8 @@ export type State = "confirmed" | "progress" | "pending" | "trial" | "reverted";
 export type Event = "provision" | "progress" | "verified" | "abandon" | "boot" | "expire" | "bad" | "confirm" | "reported";
 
 /**
- * From state (or "none": no valid record) -> event -> next state. Anything missing is refused.
- * A function, so that the table lives in the code (flash) and only exists in RAM while it is read.
+ * From state (or "none": no confirmed image) -> event -> next state. Nothing else happens:
+ * test/boot.test.ts checks every change of state of an update life against it.
  */
 export function transitions(): { [from: string]: { [event: string]: State } } {
   return {
