@@ -182,6 +182,22 @@ describe("slots, boot state and selector (built bundle)", function () {
       assert.equal(b.ran, "1.0.0", "slot 1 (in the reservation) is not trusted; slot 0 (raw, outside Storage) still boots");
     });
 
+    it("a reservation header changed in place (its name): the selector does not trust the intact slot inside it", function () {
+      const board = new SimBoard({ board: "PICO" });
+      board.saveApp(appImage("1.0.0"));
+      provision(board, device(board, "1.0.0"));
+      staged(board, "2.0.0");
+      check(board, device(board, "1.0.0"));
+      assert.equal(board.boot().ran, "2.0.0");
+      confirm(board, device(board, "2.0.0"));
+      assert.equal(board.boot().ran, "2.0.0");
+      // One letter of "dfu.area" in the file header at Storage's start: slot 1's pages untouched.
+      board.flash.mem[0x08004000 - board.flash.base + 4] ^= 0x20;
+      const b = board.boot();
+      assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
+      assert.ok(b.printed.indexOf("NotecardDFU: reservation moved") >= 0);
+    });
+
     it("PICO: proves the sector beyond the documented flash before using it, else refuses the board", function () {
       const good = new SimBoard({ board: "PICO" });
       good.saveApp(appImage("1.0.0"));
@@ -310,7 +326,14 @@ describe("slots, boot state and selector (built bundle)", function () {
       const before = Buffer.from(board.flash.mem);
       const b = board.boot();
       assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
+      assert.deepEqual(b.printed, ["NotecardDFU: 2.0.0 rejected: not confirmed after 3 boots"]);
       assert.deepEqual(changed(before), [14], "the revert: the rejected mark");
+      // Later boots pass a rejected candidate by: nothing written again, nothing printed.
+      const writes: number[] = [], write = board.flash.write.bind(board.flash);
+      board.flash.write = (data: any, addr: number) => { writes.push(addr); return write(data, addr); };
+      const later = board.boot();
+      board.flash.write = write;
+      assert.deepEqual([later.ran, later.printed, writes], ["1.0.0", [], []]);
       assert.equal(board.flash.erases, erases, "nothing erased");
       assert.deepEqual(board.flash.violations, []);
       assert.deepEqual([device(board, "1.0.0").info().state, device(board, "1.0.0").info().reason], ["reverted", "not confirmed after 3 boots"]);
@@ -374,7 +397,10 @@ describe("slots, boot state and selector (built bundle)", function () {
         assert.deepEqual([info.state, info.version, info.rejected], ["reverted", "2.0.0", "3.0.0"]);
         assert.match(info.reason, /not confirmed after 3 boots/);
         check(board, dfu);
-        assert.ok(board.card.reports.some((r) => r.req.stop && /rejected 3\.0\.0: not confirmed after 3 boots/.test(String(r.req.err))), JSON.stringify(board.card.reports.map((r) => r.req)));
+        check(board, dfu);
+        // Each outcome reported once: its mark is on the slot whose outcome it is.
+        assert.equal(board.card.reports.filter((r) => r.req.stop && /rejected 3\.0\.0: not confirmed after 3 boots/.test(String(r.req.err))).length, 1, JSON.stringify(board.card.reports.map((r) => r.req)));
+        assert.equal(board.card.reports.filter((r) => r.req.status === "installed 2.0.0").length, 1);
         assert.deepEqual(board.flash.violations, []);
       });
     }
@@ -384,6 +410,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       board.flash.mem[0x10010400 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
+      assert.deepEqual(b.printed, ["NotecardDFU: 2.0.0 rejected: CRC mismatch at boot"]);
       assert.match(device(board, "1.0.0").info().reason, /CRC mismatch at boot/);
     });
 

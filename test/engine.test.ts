@@ -725,16 +725,16 @@ describe("update engine (built bundle)", function () {
     });
 
     it("writes the trailer's header once per download: length, CRC-32, sequence, version, its CRC", function () {
-      const { board, src } = ready({ version: "2.0.0-a-long-version-text-\"quoted\"" });
+      const { board, src } = ready({ version: "2.0.0\u0001a-long-version-text-\"quoted\"" });
       assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
       const t = Buffer.from(trailer(board, 1));
       assert.equal(t.readUInt32LE(0), src.length);
       assert.equal(t.readUInt32LE(4), nodeNatives.crc32(src));
       assert.equal(t.readUInt32LE(8), 2, "the sequence after provisioning's");
-      assert.equal(t.subarray(12, 32).toString("latin1"), "2.0.0-a-long-version", "20 characters of the version");
+      assert.equal(t.subarray(12, 32).toString("latin1"), "2.0.0?a-long-version", "20 printable characters of the version");
       assert.equal(t.readUInt32LE(32), nodeNatives.crc32(new Uint8Array(t.subarray(0, 32))));
       assert.equal(t.readUInt32LE(36), 0, "verified");
-      assert.equal(device(board, "1.0.0").info().candidate.version, "2.0.0-a-long-version");
+      assert.equal(device(board, "1.0.0").info().candidate.version, "2.0.0?a-long-version");
     });
 
     it("fails the cycle cleanly, with the flash's own words, when a slot page cannot be written", function () {
@@ -774,6 +774,30 @@ describe("update engine (built bundle)", function () {
       assert.ok(held(board, 1, src));
       assert.deepEqual(board.flash.violations, [], "no word written twice");
       assert.equal(board.boot().ran, src.length ? "2.0.0" : "");
+    });
+
+    it("resumes from a page boundary inside a chunk (1536-byte chunks over 1 KiB pages), its CRC taken from the chunk", function () {
+      const { board } = ready({ size: 20000 });
+      const dfu = device(board, "1.0.0", { chunkSize: 1536, onProgress: (p: any) => { if (p.offset >= 6144) board.rail.down = true; } });
+      assert.throws(() => check(board, dfu), PowerCut);
+      board.boot();
+      const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1536 }));
+      assert.equal(result.state, "updated", err && err.message);
+      assert.equal(result.resumedAt, 4096, "the page boundary inside the third chunk");
+      assert.equal(board.boot().ran, "2.0.0");
+    });
+
+    it("leaves DFU mode when the second copy after a CRC mismatch fails", function () {
+      const { board } = ready({ body: { crc32: 12345 }, notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      let copies = 0;
+      board.card.mutate = (req: any, rsp: any) => {
+        if (req.req === "dfu.get" && req.length > 0 && req.offset === 0) copies++;
+        return req.req === "dfu.get" && req.length > 0 && copies >= 2 ? { err: "firmware gone {io}" } : rsp;
+      };
+      const { result } = check(board, device(board, "1.0.0"));
+      assert.ok(copies >= 2, "copied again");
+      assert.equal(result.state, "retry");
+      assert.equal(board.card.hubMode, "periodic", "the Notecard was left in DFU mode");
     });
 
     it("keeps as many resume points as its trailer holds, and resumes from the last of them", function () {

@@ -38,8 +38,6 @@ export interface BootState {
   s: State;
   /** the confirmed image (the fallback) */
   a: ImageRef;
-  /** the other slot's confirmed image, older than `a`: the selector's last resort */
-  b?: ImageRef;
   /** the candidate: downloading, pending, on trial or rejected */
   c?: ImageRef;
   /** trial boots so far */
@@ -129,7 +127,7 @@ export function load(st: Store): BootState | null {
       r.n = n;
       r.p = 1;
     }
-  } else if (o && (o.m & 17) === 17) r.b = o.i;
+  }
   return r;
 }
 
