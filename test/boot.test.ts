@@ -160,7 +160,8 @@ describe("slots, boot state and selector (built bundle)", function () {
       });
     }
 
-    it("a reservation not where provisioning put it: the runtime refuses with a layout error and writes nothing; the selector runs only what lies outside it", function () {
+    /** A Pico running v2, confirmed, from slot 1 (in the reservation); v1 in slot 0 (raw, outside Storage). */
+    const picoOnV2 = () => {
       const board = new SimBoard({ board: "PICO" });
       board.saveApp(appImage("1.0.0"));
       provision(board, device(board, "1.0.0"));
@@ -168,6 +169,11 @@ describe("slots, boot state and selector (built bundle)", function () {
       check(board, device(board, "1.0.0"));
       assert.equal(board.boot().ran, "2.0.0");
       confirm(board, device(board, "2.0.0"));
+      return board;
+    };
+
+    it("a reservation not where provisioning put it: the runtime refuses with a layout error and writes nothing; the selector runs only what lies outside it", function () {
+      const board = picoOnV2();
       // Storage erased and the files written again: the reservation's header is gone from its place.
       const boot0 = board.storage.read(".boot0") as string;
       board.storage.eraseAll();
@@ -183,13 +189,7 @@ describe("slots, boot state and selector (built bundle)", function () {
     });
 
     it("a reservation header changed in place (its name): the selector does not trust the intact slot inside it", function () {
-      const board = new SimBoard({ board: "PICO" });
-      board.saveApp(appImage("1.0.0"));
-      provision(board, device(board, "1.0.0"));
-      staged(board, "2.0.0");
-      check(board, device(board, "1.0.0"));
-      assert.equal(board.boot().ran, "2.0.0");
-      confirm(board, device(board, "2.0.0"));
+      const board = picoOnV2();
       assert.equal(board.boot().ran, "2.0.0");
       // One letter of "dfu.area" in the file header at Storage's start: slot 1's pages untouched.
       board.flash.mem[0x08004000 - board.flash.base + 4] ^= 0x20;
