@@ -9,13 +9,13 @@ import { fault, Fault } from "./errors";
 import { createClient, request, Response, ResponseCallback } from "./notecard/client";
 import { TransportOptions, transportOptions } from "./notecard/i2c-transport";
 import { resolvePorts } from "./platform";
-import { Ports } from "./ports";
+import { PortOptions } from "./ports";
 import { Config, readConfig } from "./slots/config";
 import { Store } from "./slots/boot-state";
 
 export var VERSION = "0.2.0";
 
-export interface SetupOptions extends Partial<Ports> {
+export interface SetupOptions extends Partial<PortOptions> {
   /** Notecard I2C address (default 0x17). */
   address?: number;
   /** Version of the running image (compared with the Notecard's body.version). */

@@ -7,7 +7,7 @@ import SELECTOR from "./boot/selector.boot.js";
 import { BootInfo, info } from "./boot/trial";
 import { fault, Fault } from "./errors";
 import { memory, resolvePorts } from "./platform";
-import { FlashArea, FlashPort, Ports } from "./ports";
+import { FlashArea, FlashPort, PortOptions, Ports } from "./ports";
 import { append, AT, createStore, load, MARK, markAt, Store, storeStep } from "./slots/boot-state";
 import { BOOT_FILE, Config, Layout, readConfig, SlotSpec } from "./slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
@@ -25,7 +25,7 @@ export interface Profile {
   prove?: boolean;
 }
 
-export interface InstallOptions extends Partial<Ports> {
+export interface InstallOptions extends Partial<PortOptions> {
   /** A boards/ profile name (e.g. "PICO"), or give `layout` (and `memoryMapped`) yourself. */
   board?: string;
   layout?: Layout;
@@ -135,7 +135,7 @@ function prove(p: Ports, s: SlotSpec): string {
     for (i = 0; i < pages.length; i++) {
       flash.erasePage(pages[i]);
       flash.write(probe, pages[i]);
-      back = p.natives.text(flash.read(probe.length, pages[i]));
+      back = p._text(flash.read(probe.length, pages[i]));
       if (back !== probe) return "reads back wrong at " + hex(pages[i]);
     }
     for (i = 0; i < pages.length; i++) flash.erasePage(pages[i]);
@@ -172,7 +172,7 @@ function configure(options: InstallOptions, p: Ports): Config {
     b: options.board || "",
     s: layout.slots.map(function (s: SlotSpec) { return inner.length && within(s, inner[0]) ? { a: s.addr, l: s.length, r: 1 } : { a: s.addr, l: s.length }; }),
     t: AT.Resume + 8 * n,
-    h: inner.length ? [(area as FlashArea).addr, p.natives.crc32(p.flash.read(FILE_HEADER, (area as FlashArea).addr))] : undefined,
+    h: inner.length ? [(area as FlashArea).addr, p._crc32(p.flash.read(FILE_HEADER, (area as FlashArea).addr))] : undefined,
     m: mapped || undefined,
     x: x,
     w: options.trialWatchdog || undefined,
@@ -244,7 +244,7 @@ export function provision(options: InstallOptions, code: string | undefined, cb:
     write(w, text, off - n, n, false, next);
   }
   // The header (its trailer's page erased first), then the image, then its marks.
-  append(st, "provision", { s: target, l: text.length, c: p.natives.crc32(text), v: version }, function (err) {
+  append(st, "provision", { s: target, l: text.length, c: p._crc32(text), v: version }, function (err) {
     begin(w, target, text.length, 0, 0);
     next(err);
   });

@@ -53,7 +53,8 @@ export interface Natives {
   put(dst: Uint8Array, src: Data, at: number): void;
 }
 
-export interface Ports {
+/** What setup() and the install module take: every port optional, Espruino's built-in by default. */
+export interface PortOptions {
   i2c: I2CPort;
   flash: FlashPort;
   storage: StoragePort;
@@ -64,4 +65,26 @@ export interface Ports {
   /** E.enableWatchdog(seconds, auto): the trial watchdog is handed to the idle loop on confirm. */
   watchdog(seconds: number, auto: boolean): void;
   natives: Natives;
+}
+
+/** The ports as the module keeps them: the natives one level up, under short internal names. */
+export interface Ports {
+  i2c: I2CPort;
+  flash: FlashPort;
+  storage: StoragePort;
+  timers: TimerPort;
+  clock(): number;
+  reboot(): void;
+  watchdog(seconds: number, auto: boolean): void;
+  _crc32: Natives["crc32"];
+  _atob: Natives["atob"];
+  _btoa: Natives["btoa"];
+  _text: Natives["text"];
+  _view: Natives["view"];
+  _put: Natives["put"];
+}
+
+/** Runs an owner's one timer callback after ms: every part of the module schedules its steps so. */
+export function later(o: { _p: Ports; _tick: () => void }, ms: number) {
+  o._p.timers.set(o._tick, ms);
 }

@@ -6,7 +6,7 @@
 // for as long as the module is loaded, code inside a function costs none.
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
-import { Ports } from "../ports";
+import { later, Ports } from "../ports";
 import { append, BootState, createStore, ImageRef, load, Store, storeStep } from "../slots/boot-state";
 import { Config, readConfig } from "../slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "../slots/slot-writer";
@@ -77,6 +77,7 @@ export interface Engine {
   _entered: boolean;
   _left: boolean;
   _keep: number;
+  /** when hub.set mode:dfu was answered; -1 before it (the probe) */
   _wait0: number;
   _tries: number;
   _copy0: number;
@@ -90,7 +91,7 @@ export interface Engine {
   _n: number;
   _fail: Fault | null;
   /** The one callback for timers and for results: (err, value) then the current phase runs. */
-  _k: (err?: Fault | null, v?: any) => void;
+  _tick: (err?: Fault | null, v?: any) => void;
   /** Periodic checks: interval (0 = off), timer, back-off factor, and the timer's callback. */
   _interval: number;
   _timer: unknown;
@@ -101,7 +102,7 @@ export interface Engine {
 /** The phases, the hot ones first (the switch tests them in order). */
 export const enum P {
   Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Again, Gates, Resumed, Fresh, Probe,
-  ProbeRsp, Enter, Entering, EnterRsp, Wait, WaitRsp, Complete, Verify, Staged, Stopped,
+  ProbeRsp, Enter, Entering, EnterRsp, Complete, Verify, Staged, Stopped,
   FailRsp, Rejected, Finish, Done, Idle
 }
 
@@ -113,7 +114,7 @@ export const RESUME_EVERY = 16384;
 
 export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
   var d = { _p: p, _c: c, _o: o, _busy: false, _versionSent: false, _ph: P.Idle, _cfg: null, _st: null, _interval: 0, _timer: null, _backoff: 1 } as any as Engine;
-  d._k = function (err, v) {
+  d._tick = function (err, v) {
     // The writer and the boot state run their steps on this one timer callback, here: on
     // Espruino a call costs the lexing of its whole function, so a flash step must not go
     // through the engine's.
@@ -123,7 +124,7 @@ export function createEngine(p: Ports, c: Client, o: EngineOptions): Engine {
     d._v = v;
     step(d);
   };
-  d._w = createWriter(p, null as any as Config, d._k);
+  d._w = createWriter(p, null as any as Config, d._tick);
   d._periodic = function () {
     d._timer = null;
     check(d, function (err, res) {
@@ -140,10 +141,10 @@ export function bootState(d: Engine): Store | null | Fault {
   if (!c || (c as Fault).code) return c as null | Fault;
   // The reservation's header where provisioning left it, checked every time: an application's
   // Storage.eraseAll() or a compaction may have moved it.
-  if ((c as Config).h && p.natives.crc32(p.flash.read(32, (c as Config).h![0])) !== (c as Config).h![1]) return fault("layout", "reservation moved: provision again");
+  if ((c as Config).h && p._crc32(p.flash.read(32, (c as Config).h![0])) !== (c as Config).h![1]) return fault("layout", "reservation moved: provision again");
   if (!d._cfg) {
     d._cfg = d._w._c = c as Config;
-    d._st = createStore(d._p, d._cfg, d._k);
+    d._st = createStore(d._p, d._cfg, d._tick);
   }
   return d._st;
 }
@@ -158,13 +159,17 @@ export function check(d: Engine, cb: CheckCallback) {
   d._res = { state: "idle" };
   d._entered = d._left = false;
   d._copy0 = d._entries = d._mism = d._tries = 0;
+  d._wait0 = -1;
   d._fail = null;
   d._ph = P.Status;
-  d._p.timers.set(d._k, 0);
+  later(d, 0);
 }
 
-/** Moves to `next` if the table allows it, and runs it after ms (not when ms < 0: a result will). */
-function go(d: Engine, next: P, ms?: number): boolean {
+/**
+ * Moves to `next` if the table allows it, and runs it after ms (not when ms < 0: a result will).
+ * A move the table lacks throws: step() turns it into an internal failure before anything else runs.
+ */
+function go(d: Engine, next: P, ms?: number) {
   // Which phase may follow which, as bit masks indexed by phase (see P). Any phase may fail or finish.
   var flow = [
     /* Copy */ 1 << P.Copy | 1 << P.Chunk | 1 << P.Complete,
@@ -182,9 +187,7 @@ function go(d: Engine, next: P, ms?: number): boolean {
     /* ProbeRsp */ 1 << P.Copy | 1 << P.Enter | 1 << P.Probe,
     /* Enter */ 1 << P.Entering | 1 << P.Probe,
     /* Entering */ 1 << P.EnterRsp,
-    /* EnterRsp */ 1 << P.Wait,
-    /* Wait */ 1 << P.WaitRsp,
-    /* WaitRsp */ 1 << P.Copy | 1 << P.Wait | 1 << P.Enter,
+    /* EnterRsp */ 1 << P.Probe,
     /* Complete */ 1 << P.Verify,
     /* Verify */ 1 << P.Staged | 1 << P.Fresh,
     /* Staged */ 1 << P.Stopped,
@@ -192,18 +195,15 @@ function go(d: Engine, next: P, ms?: number): boolean {
     /* FailRsp */ 1 << P.Rejected,
     /* Rejected */ 1 << P.Finish
   ][d._ph];
-  if (!((flow >> next) & 1)) {
-    fail(d, "internal", "phase " + d._ph + " > " + next + " not in the table");
-    return false;
-  }
+  if (!((flow >> next) & 1)) throw Error("phase " + d._ph + " > " + next + " not in the table");
   d._ph = next;
-  if (!(ms! < 0)) d._p.timers.set(d._k, ms || 0);
-  return true;
+  if (!(ms! < 0)) later(d, ms || 0);
 }
 
 /** Sends a request; `next` gets its result in d._e / d._v. */
 function ask(d: Engine, req: Response, next: P) {
-  if (go(d, next, -1)) request(d._c, req, d._k, 2);
+  go(d, next, -1);
+  request(d._c, req, d._tick, 2);
 }
 
 function event(d: Engine, text: string) {
@@ -218,7 +218,8 @@ function event(d: Engine, text: string) {
 function journal(d: Engine, next: P) {
   var w = d._w;
   d._journaled = w._committed;
-  if (go(d, next, -1)) append(d._st as Store, "progress", d._img, d._k, w._committed, w._committedCrc);
+  go(d, next, -1);
+  append(d._st as Store, "progress", d._img, d._tick, w._committed, w._committedCrc);
 }
 
 /** The copy's phases, which run for every chunk; the others are in phase(), so these lex only themselves. */
@@ -227,7 +228,7 @@ function step(d: Engine) {
   try {
     switch (d._ph) {
       case P.Copy:
-        if (w._pos >= img.l) return void go(d, P.Complete);
+        if (w._pos >= img.l) return go(d, P.Complete);
         if (p.clock() - d._keep > o._keepAlive) {
           d._keep = p.clock();
           event(d, "keep-alive");
@@ -240,19 +241,20 @@ function step(d: Engine) {
         if (e && /DFU operating mode/.test(e.message)) {
           // DFU mode ended (expiry, card restart): enter it again and carry on at the same offset.
           event(d, "DFU mode lost at " + w._pos);
-          return void go(d, P.Enter);
+          return go(d, P.Enter);
         }
         bin = e || payload(d._c, crcPrefix(w._crc), d._n);
         // Without the transport crc, the chunk's MD5 in `status` is the integrity check: the add-on's
         // (Checked made sure it is there).
-        if (!d._c._crc && typeof bin === "string" && (x = (o._md5 as Md5AddOn).chunk(d, v.status, p.natives.view(bin, 6, d._n)))) bin = fault("io", x);
+        if (!d._c._crc && typeof bin === "string" && (x = (o._md5 as Md5AddOn).chunk(d, v.status, p._view(bin, 6, d._n)))) bin = fault("io", x);
         if (typeof bin !== "string") {
           if (++d._tries > o._chunkRetries) return fail(d, bin.code, "chunk " + w._pos + " failed " + d._tries + " times: " + bin.message);
           event(d, "chunk " + w._pos + ": " + bin.message);
-          return void go(d, P.Copy, 1000);
+          return go(d, P.Copy, 1000);
         }
         d._tries = 0;
-        if (go(d, P.Written, -1)) write(w, bin, 6, d._n, true, d._k);
+        go(d, P.Written, -1);
+        write(w, bin, 6, d._n, true, d._tick);
         return;
 
       case P.Written:
@@ -263,7 +265,8 @@ function step(d: Engine) {
         }
         if (w._committed > d._journaled && w._committed - d._journaled >= o._resume) return journal(d, P.Copy);
         // The next request in this turn: a turn of its own would only cost this text again.
-        if (go(d, P.Copy, -1)) step(d);
+        go(d, P.Copy, -1);
+        step(d);
         return;
 
       default:
@@ -277,7 +280,7 @@ function step(d: Engine) {
 
 /** Every phase but the copy's (step() calls it, inside its exception guard). */
 function phase(d: Engine) {
-  var e = d._e, v = d._v, o = d._o, p = d._p, w = d._w, res = d._res, r = d._rec, rsp = d._rsp, img = d._img;
+  var e = d._e, m = e ? e.message : "", v = d._v, o = d._o, p = d._p, w = d._w, res = d._res, r = d._rec, rsp = d._rsp, img = d._img;
   var req: Response, text: string, x: any, t: number, slot: any;
   switch (d._ph) {
     case P.Status:
@@ -286,7 +289,7 @@ function phase(d: Engine) {
       return ask(d, req, P.StatusRsp);
 
     case P.StatusRsp:
-      if (e) return fail(d, e.code, "dfu.status: " + e.message);
+      if (e) return fail(d, e.code, "dfu.status: " + m);
       d._versionSent = true;
       rsp = d._rsp = v;
       x = bootState(d);
@@ -301,7 +304,7 @@ function phase(d: Engine) {
       if (r.s === "progress") d._entered = true;
       // Closed loop: tell Notehub what became of the last update, once. Only a confirm's and a
       // revert's outcome carries p: 0 until it is reported.
-      if (r.p !== 0) return void go(d, P.Checked);
+      if (r.p !== 0) return go(d, P.Checked);
       req = { req: "dfu.status" };
       // stop:true would delete an image Notehub staged since; send it only when none is.
       if (rsp.mode !== "ready" && rsp.mode !== "downloading") req.stop = true;
@@ -313,15 +316,16 @@ function phase(d: Engine) {
     case P.Reported:
       if (e) {
         d._e = null;
-        return void go(d, P.Checked);
+        return go(d, P.Checked);
       }
-      if (go(d, P.Checked, -1)) append(d._st as Store, "reported", null, d._k);
+      go(d, P.Checked, -1);
+      append(d._st as Store, "reported", null, d._tick);
       return;
 
     case P.Checked:
-      if (e) return fail(d, e.code, e.message);
+      if (e) return fail(d, e.code, m);
       d._rec = (d._st as Store)._latest as BootState;
-      if (rsp.mode !== "ready" || d._c._crc) return void go(d, P.Gates);
+      if (rsp.mode !== "ready" || d._c._crc) return go(d, P.Gates);
       // Without the transport crc a flipped bit could change the image's description: act only
       // on two identical answers, and check every chunk with the MD5 add-on.
       if (!o._md5) return fail(d, "refused", "no crc: needs NotecardDFUMD5");
@@ -329,7 +333,7 @@ function phase(d: Engine) {
 
     case P.Again:
       if (e || v.mode !== rsp.mode || JSON.stringify(v.body) !== JSON.stringify(rsp.body)) return fail(d, "io", "two dfu.status answers disagree");
-      return void go(d, P.Gates);
+      return go(d, P.Gates);
 
     case P.Gates:
       res.state = rsp.mode || "idle";
@@ -339,7 +343,7 @@ function phase(d: Engine) {
       }
       if (r.s === "pending") {
         event(d, "staged: restart");
-        return void go(d, P.Stopped);
+        return go(d, P.Stopped);
       }
       if (rsp.mode === "error") res.error = String(rsp.status || "DFU error");
       if (rsp.mode !== "ready") return finish(d, null);
@@ -369,40 +373,43 @@ function phase(d: Engine) {
       if (r.s === "progress" && x && x.c === img.c && x.l === img.l && x.s === img.s && r.d && r.d.o > 0 && r.d.o <= img.l && (!r.t || r.d.o === img.l)) {
         event(d, "check " + r.d.o);
         begin(w, t, img.l, 0, 0);
-        if (go(d, P.Resumed, -1)) write(w, "", 0, o._chunk, false, d._k, r.d.o);
+        go(d, P.Resumed, -1);
+        write(w, "", 0, o._chunk, false, d._tick, r.d.o);
         return;
       }
-      return void go(d, P.Fresh);
+      return go(d, P.Fresh);
 
     case P.Resumed:
       x = r.d;
       if (e || v !== x.k) {
         event(d, "no resume");
-        return void go(d, P.Fresh);
+        return go(d, P.Fresh);
       }
       begin(w, img.s, img.l, x.o, x.k);
       d._journaled = x.o;
       res.resumedAt = x.o;
       event(d, "resume " + x.o);
-      return void go(d, P.Probe);
+      return go(d, P.Probe);
 
     case P.Fresh:
       // A copy from offset 0. Its header waits until the card is, or is about to be, in DFU mode.
       begin(w, img.s, img.l, 0, 0);
       d._journaled = -1;
-      return void go(d, P.Probe);
+      d._wait0 = -1;
+      return go(d, P.Probe);
 
     case P.Probe:
-      if (e) return fail(d, e.code, e.message);
+      if (e) return fail(d, e.code, m);
       return ask(d, { req: "dfu.get", length: 0 }, P.ProbeRsp);
 
     case P.ProbeRsp:
-    case P.WaitRsp:
+      // Before hub.set (_wait0 -1) the probe asks whether DFU mode is already on; after it, the
+      // same request waits for it.
       if (e) {
-        if (/DFU operating mode/.test(e.message) || (d._ph === P.ProbeRsp && /\{connected\}|dfu-not-ready|DFU mode is not yet/.test(e.message))) return void go(d, P.Enter);
-        if (d._ph === P.ProbeRsp) return fail(d, e.code, "dfu.get probe: " + e.message);
-        if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + e.message);
-        return void go(d, P.Wait, 2500);
+        if (/DFU operating mode/.test(m) || (d._wait0 < 0 && /\{connected\}|dfu-not-ready|DFU mode is not yet/.test(m))) return go(d, P.Enter);
+        if (d._wait0 < 0) return fail(d, e.code, "dfu.get probe: " + m);
+        if (p.clock() - d._wait0 > o._dfuWait) return fail(d, e.code, "DFU mode not active after " + Math.round(o._dfuWait / 1000) + " s: " + m);
+        return go(d, P.Probe, 2500);
       }
       // DFU mode is active, and the card leaves it at the end even if it was in DFU mode before the
       // cycle. Journaled first, so that a reset takes it out too, then the card is asked again.
@@ -413,14 +420,14 @@ function phase(d: Engine) {
         d._copy0 = d._keep;
         d._from = w._pos;
       }
-      return void go(d, P.Copy);
+      return go(d, P.Copy);
 
     case P.Enter:
       // Journal first (then the card is asked again): a reset after hub.set still knows to take
       // the card out of DFU mode.
       d._entered = true;
       if (d._journaled < 0) return journal(d, P.Probe);
-      return void go(d, P.Entering);
+      return go(d, P.Entering);
 
     case P.Entering:
       if (++d._entries > 10) return fail(d, "card", "DFU mode lost 10 times");
@@ -428,12 +435,9 @@ function phase(d: Engine) {
       return ask(d, { req: "hub.set", mode: "dfu" }, P.EnterRsp);
 
     case P.EnterRsp:
-      if (e) return fail(d, e.code, "hub.set mode:dfu refused: " + e.message);
+      if (e) return fail(d, e.code, "hub.set mode:dfu refused: " + m);
       d._wait0 = p.clock();
-      return void go(d, P.Wait);
-
-    case P.Wait:
-      return ask(d, { req: "dfu.get", length: 0 }, P.WaitRsp);
+      return go(d, P.Probe);
 
     case P.Complete:
       d._left = true;
@@ -448,18 +452,19 @@ function phase(d: Engine) {
         d._mism = 1;
         d._left = false;
         event(d, text + "; copying it again");
-        return void go(d, P.Fresh);
+        return go(d, P.Fresh);
       }
       if (o._verifyMd5 && typeof d._body.md5 === "string") {
         if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
         if (o._md5.hex(p.flash.read(img.l, (d._cfg as Config).s[img.s].a)) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
       }
       event(d, "verified");
-      if (go(d, P.Staged, -1)) append(d._st as Store, "verified", null, d._k);
+      go(d, P.Staged, -1);
+      append(d._st as Store, "verified", null, d._tick);
       return;
 
     case P.Staged:
-      if (e) return fail(d, e.code, e.message);
+      if (e) return fail(d, e.code, m);
       event(d, "staged in slot " + img.s);
       return ask(d, { req: "dfu.status", stop: true, status: "installing " + img.v }, P.Stopped);
 
@@ -477,7 +482,8 @@ function phase(d: Engine) {
     case P.Rejected:
       x = load(d._st as Store);
       if (!x || x.s !== "progress") return finish(d, d._fail);
-      if (go(d, P.Finish, -1)) append(d._st as Store, "abandon", null, d._k);
+      go(d, P.Finish, -1);
+      append(d._st as Store, "abandon", null, d._tick);
       return;
 
     case P.Finish:
@@ -508,7 +514,7 @@ function fail(d: Engine, code: string, text: string, definitive?: number) {
   // Dropping the Notecard's image is final: first read its description again. A corrupted answer
   // (cards without crc) or an image Notehub replaced meanwhile makes this transient.
   d._ph = P.FailRsp;
-  request(d._c, { req: "dfu.status" }, d._k, 2);
+  request(d._c, { req: "dfu.status" }, d._tick, 2);
 }
 
 /** Every exit: leave DFU mode if we entered it, then report (phase Done). */
@@ -518,7 +524,7 @@ function finish(d: Engine, err: Fault | null) {
   if (d._entered && !d._left) {
     d._left = true;
     event(d, "leave DFU mode");
-    return request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._k, 2);
+    return request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._tick, 2);
   }
   step(d);
 }

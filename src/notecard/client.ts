@@ -55,7 +55,7 @@ function go(c: Client) {
   }
   if (c._sync) return transact(c, "", false, true);
   var json = JSON.stringify(c._req);
-  transact(c, (c._flags & 1 ? json : addCrc(json, c._seq, c._p.natives.crc32(json))) + "\n", !!(c._flags & 1));
+  transact(c, (c._flags & 1 ? json : addCrc(json, c._seq, c._p._crc32(json))) + "\n", !!(c._flags & 1));
 }
 
 /** Queues a request; cb(err, response). flags: 1 a command (no answer), 2 leave the payload in place. */
@@ -94,7 +94,7 @@ function onWire(c: Client, err: Fault | null) {
   if (!err) {
     e = rsp!.err;
     if (typeof e !== "string") {
-      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p.natives.text(c._rx as Uint8Array).substring(c._pay, c._payEnd);
+      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p._text(c._rx as Uint8Array).substring(c._pay, c._payEnd);
       return finish(c, null, rsp!);
     }
     if (e.indexOf("{heartbeat}") >= 0) return transact(c, "", false);
@@ -114,7 +114,7 @@ function onWire(c: Client, err: Fault | null) {
  * (its value reads "") and located in _pay.._payEnd. Throws what is wrong with the line.
  */
 function parse(c: Client): Response {
-  var rx = c._rx as Uint8Array, s = c._p.natives.text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
+  var rx = c._rx as Uint8Array, s = c._p._text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
   var nl = -1, err = -1, pay = -1, q = -1, j: string;
   // Text and CRC work on the buffer's own bytes: s is rx itself on Espruino. The line ends "\r\n".
   if (s.charCodeAt(end - 1) === 10) end--;
@@ -147,7 +147,7 @@ function parse(c: Client): Response {
     // The crc covers the JSON without the field: for a moment the field's first byte is the "}".
     var keep = rx[at];
     rx[at] = 125;
-    var ok = c._p.natives.crc32(rx.subarray(2, at + 1)) === crc;
+    var ok = c._p._crc32(rx.subarray(2, at + 1)) === crc;
     rx[at] = keep;
     c._crc = true;
     // Card errors are not CRC errors: only when the crc does not check out, look for `err`.
@@ -177,12 +177,12 @@ function parse(c: Client): Response {
  * has already vouched for the text, and the whole image's CRC-32 is checked before it can boot.
  */
 export function payload(c: Client, prefix: string, n: number): string | Fault {
-  var nat = c._p.natives, rx = c._rx as Uint8Array, a = c._pay, s: string;
+  var nat = c._p, rx = c._rx as Uint8Array, a = c._pay, s: string;
   if (a < 0) return fault("io", "no payload");
   // fill() visits every element of the array it is called on: only the bytes to blank.
   rx.subarray(0, a).fill(32);
   rx.subarray(c._payEnd).fill(32);
-  nat.put(rx, nat.btoa(prefix), a - 8);
-  s = nat.atob(nat.text(rx));
+  nat._put(rx, nat._btoa(prefix), a - 8);
+  s = nat._atob(nat._text(rx));
   return s.length !== n + 6 || c._payEnd - a + 8 !== ((n + 8) / 3 | 0) * 4 ? fault("io", "payload is " + (s.length - 6) + " bytes, asked for " + n) : s;
 }

@@ -5,7 +5,7 @@
 // up to turnBytes of a reply read back to back, into one preallocated buffer with native copies;
 // nothing allocated per exchange but what I2C.readFrom returns. Few functions: each costs RAM.
 import { fault, Fault } from "../errors";
-import { Ports } from "../ports";
+import { later, Ports } from "../ports";
 
 export interface TransportOptions {
   /** Notecard I2C address. */
@@ -117,7 +117,7 @@ export function createTransport(t: Transport, p: Ports, o: number[], rxBytes: nu
 /** Runs _idle after ms. Only one timer is ever pending: callers schedule only when not already Idle. */
 export function idle(t: Transport, ms: number) {
   t._st = St.Idle;
-  t._p.timers.set(t._tick, ms);
+  later(t, ms);
 }
 
 /** Sends `line` (ending "\n"; "" = only read, e.g. after a heartbeat) and reads one line, unless `cmd`; or, with resync, resynchronises. */
@@ -127,7 +127,7 @@ export function transact(t: Transport, line: string, cmd: boolean, resync?: bool
   t._off = t._seg = t._tries = 0;
   t._cmd = cmd;
   t._st = resync ? St.Newline : line ? St.Write : St.Listen;
-  if (resync) t._p.timers.set(t._tick, t._o[O.ResetSettleMs]);
+  if (resync) later(t, t._o[O.ResetSettleMs]);
   else wireStep(t);
 }
 
@@ -148,7 +148,7 @@ function wireStep(t: Transport) {
       i2c.writeTo(o[O.Address], h);
       if (o[O.ReadDelayMs] > 0) {
         t._split = true;
-        return void p.timers.set(t._tick, o[O.ReadDelayMs]);
+        return later(t, o[O.ReadDelayMs]);
       }
     }
     t._split = false;
@@ -205,7 +205,7 @@ function wireStep(t: Transport) {
     // A bus error while draining only costs a pause; a card that keeps failing costs the attempt.
     if (st >= St.Drain && ++t._errs <= 3) {
       t._st = St.Drain;
-      return void p.timers.set(t._tick, o[O.PollMs]);
+      return later(t, o[O.PollMs]);
     }
     return retrySync(t, o[O.NackBackoffMs]);
   }
@@ -216,21 +216,21 @@ function wireStep(t: Transport) {
   if (stop === 2) {
     t._more = n;
     t._st = St.More;
-    return void p.timers.set(t._tick, o[O.ReadGapMs]);
+    return later(t, o[O.ReadGapMs]);
   }
   // The line is complete when its "\n" has arrived and the card has nothing more to send.
   if (len && rx![len + 1] === 10) return t._done(t, null);
   if (len > 0 && now - t._last > o[O.GapTimeoutMs]) return t._done(t, fault("io", "timeout: transaction incomplete"));
   if (!len && now - t._t0 > o[O.ResponseTimeoutMs]) return t._done(t, fault("io", "timeout: no response"));
   t._st = St.Poll;
-  p.timers.set(t._tick, o[O.PollMs]);
+  later(t, o[O.PollMs]);
 }
 
 /** One read of n bytes and its header, [AVAIL, COUNT], checked. */
 function read(t: Transport, n: number): Uint8Array {
   var r = t._p.i2c.readFrom(t._o[O.Address], n + 2);
-  // One test on the hot path; which one failed only when one did.
-  if (!r || r.length !== n + 2 || r[1] !== n || r[0] > 253) throw Error(!r || r.length !== n + 2 ? "bad raw byte count" : r[1] !== n ? "bad byte count" : "bad AVAIL");
+  // [AVAIL, COUNT] and the count asked for: any other answer is a broken exchange.
+  if (!r || r.length !== n + 2 || r[1] !== n || r[0] > 253) throw Error("bad read header");
   return r;
 }
 
@@ -245,7 +245,7 @@ function send(t: Transport, now: number): boolean {
     n = Math.min(o[O.Mtu], t._out.length - t._off);
     wait = o[O.GapMs] + o[O.ChunkDelayMs];
     rx[0] = n;
-    p.natives.put(rx, t._out.substr(t._off, n), 1);
+    p._put(rx, t._out.substr(t._off, n), 1);
     p.i2c.writeTo(o[O.Address], rx.subarray(0, n + 1));
     t._off += n;
     t._seg += n;
@@ -255,7 +255,7 @@ function send(t: Transport, now: number): boolean {
     }
     // A command is done once sent and the gap has passed.
     if (t._off >= t._out.length) t._st = t._cmd ? St.Sent : St.Listen;
-    p.timers.set(t._tick, wait);
+    later(t, wait);
     return true;
   }
   if (st === St.Newline) {
@@ -266,14 +266,14 @@ function send(t: Transport, now: number): boolean {
     t._t0 = now + o[O.ResetSettleMs];
     t._any = t._other = false;
     t._errs = 0;
-    p.timers.set(t._tick, o[O.ResetSettleMs]);
+    later(t, o[O.ResetSettleMs]);
     return true;
   }
   t._len = t._polls = 0;
   t._t0 = t._last = now;
   t._st = St.Poll;
   if (t._expect < 1) return false;
-  p.timers.set(t._tick, t._expect);
+  later(t, t._expect);
   return true;
 }
 
@@ -289,7 +289,7 @@ function drained(t: Transport, r: Uint8Array, now: number) {
   }
   t._more = Math.min(avail, o[O.Mtu], 128);
   t._st = avail ? St.DrainMore : St.Drain;
-  if (avail || now - t._t0 < o[O.DrainMs]) return void t._p.timers.set(t._tick, avail ? 0 : 20);
+  if (avail || now - t._t0 < o[O.DrainMs]) return later(t, avail ? 0 : 20);
   if (t._any && !t._other) return t._done(t, null);
   retrySync(t, 0);
 }
@@ -297,5 +297,5 @@ function drained(t: Transport, r: Uint8Array, now: number) {
 function retrySync(t: Transport, wait: number) {
   if (++t._tries >= t._o[O.ResyncAttempts]) return t._done(t, fault("io", "resync failed"));
   t._st = St.Newline;
-  t._p.timers.set(t._tick, wait);
+  later(t, wait);
 }

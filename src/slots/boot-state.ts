@@ -11,7 +11,7 @@
 // image it counts runs). A torn resume point fails the CRC scan that checks it: the copy starts
 // afresh. The selector (src/boot/selector.boot.js) reads the same words with built-ins only.
 import { fault, Fault } from "../errors";
-import { Ports } from "../ports";
+import { later, Ports } from "../ports";
 import { Config } from "./config";
 import { Event, State } from "./states";
 
@@ -89,8 +89,8 @@ export function markAt(c: Config, i: number, k: number): number {
 
 function read(st: Store, i: number): Trailer | null {
   var p = st._p, c = st._c, b = p.flash.read(c.t, markAt(c, i, -9)), w = new DataView(b.buffer, b.byteOffset), t: Trailer, k: number;
-  if (w.getUint32(0, true) > c.s[i].l - c.t || p.natives.crc32(b.subarray(0, 32)) !== w.getUint32(32, true)) return null;
-  t = { i: { s: i, l: w.getUint32(0, true), c: w.getUint32(4, true), v: p.natives.text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: w.getUint32(8, true), m: 0, j: 0 };
+  if (w.getUint32(0, true) > c.s[i].l - c.t || p._crc32(b.subarray(0, 32)) !== w.getUint32(32, true)) return null;
+  t = { i: { s: i, l: w.getUint32(0, true), c: w.getUint32(4, true), v: p._text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: w.getUint32(8, true), m: 0, j: 0 };
   // A word is erased when it reads -1, whatever the byte order.
   for (k = 0; k <= MARK.Tail; k++) if (w.getInt32(AT.Marks + 4 * k) !== -1) t.m |= 1 << k;
   for (k = AT.Resume; k + 8 <= c.t && w.getInt32(k) !== -1; k += 8) {
@@ -151,8 +151,8 @@ export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: 
     w.setUint32(4, img.c, true);
     w.setUint32(8, (r ? r.q : 0) + 1, true);
     // Printable ASCII only, so that the text reads back as it was meant.
-    p.natives.put(b, img.v.replace(/[^\x20-\x7e]/g, "?").substr(0, AT.TextMax), 12);
-    w.setUint32(32, p.natives.crc32(b.subarray(0, 32)), true);
+    p._put(b, img.v.replace(/[^\x20-\x7e]/g, "?").substr(0, AT.TextMax), 12);
+    w.setUint32(32, p._crc32(b.subarray(0, 32)), true);
     st._erase = (p.flash.getPage(markAt(c, s, -9)) as { addr: number }).addr;
     st._at = markAt(c, s, -9);
   } else {
@@ -185,7 +185,7 @@ export function storeStep(st: Store) {
     if (st._erase >= 0) {
       p.flash.erasePage(st._erase);
       st._erase = -1;
-      return void p.timers.set(st._tick, 0);
+      return later(st, 0);
     }
     p.flash.write(st._bytes, st._at);
   } catch (e) {

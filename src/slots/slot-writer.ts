@@ -7,7 +7,7 @@
 // Also scans a slot's CRC-32 (resume check), one piece per turn.
 import { crcPrefix } from "../dfu/crc32";
 import { fault, Fault } from "../errors";
-import { Data, Ports } from "../ports";
+import { Data, later, Ports } from "../ports";
 import { MARK, markAt } from "./boot-state";
 import { Config } from "./config";
 
@@ -98,17 +98,17 @@ function page(w: Writer, off: number, end?: boolean): number {
 }
 
 export function writerStep(w: Writer) {
-  var p = w._p, nat = p.natives, end = w._at + w._n, a = w._a, data = w._data as string, back: Data;
+  var p = w._p, nat = p, end = w._at + w._n, a = w._a, data = w._data as string, back: Data;
   var from = w._piece, stop: number, pe: number, src: number, n: number, n4: number, buf = w._buf;
   if (buf) {
     if (w._at >= w._upto) return done(w, null, w._crc);
     n = Math.min(buf.length - 6, w._upto - w._at);
     back = p.flash.read(n, a + w._at);
-    nat.put(buf, crcPrefix(w._crc), 0);
-    nat.put(buf, back, 6);
-    w._crc = nat.crc32(buf.subarray(0, n + 6));
+    nat._put(buf, crcPrefix(w._crc), 0);
+    nat._put(buf, back, 6);
+    w._crc = nat._crc32(buf.subarray(0, n + 6));
     w._at += n;
-    return void p.timers.set(w._tick, 0);
+    return later(w, 0);
   }
   try {
     if (from < end) {
@@ -125,29 +125,29 @@ export function writerStep(w: Writer) {
       n = stop - from;
       n4 = n & ~3;
       w._piece = stop;
-      if (n4) p.flash.write(nat.view(data, src, n4), a + from);
+      if (n4) p.flash.write(nat._view(data, src, n4), a + from);
       if (n > n4) {
         w._tail.fill(0xff);
-        nat.put(w._tail, nat.view(data, src + n4, n - n4), 0);
+        nat._put(w._tail, nat._view(data, src + n4, n - n4), 0);
         p.flash.write(w._tail, a + from + n4);
       }
       // The read-back has a turn of its own: in the write's turn it keeps about 90 more JsVars (1 KiB
       // chunks on a Puck-sized interpreter) alive at the peak.
-      return void p.timers.set(w._tick, 0);
+      return later(w, 0);
     }
   } catch (e) {
     return done(w, fault("flash", (e as Error).message || String(e)));
   }
   back = p.flash.read(w._n, a + w._at);
   // By CRC-32, which needs no copy (a string comparison would): the read-back as text, faster than as bytes.
-  if (nat.crc32(nat.text(back)) !== nat.crc32(nat.view(data, w._off, w._n))) return done(w, fault("flash", "read-back mismatch at " + w._at));
+  if (nat._crc32(nat._text(back)) !== nat._crc32(nat._view(data, w._off, w._n))) return done(w, fault("flash", "read-back mismatch at " + w._at));
   w._pos = end;
   if (w._pre) {
     // The whole decoded string is prefix and chunk: its CRC as a string, faster than through a view.
     // Resume points: page starts, and the end; the engine journals those at least its resumeEvery apart.
-    var crc = nat.crc32(data), boundary = end >= w._total ? end : page(w, end);
+    var crc = nat._crc32(data), boundary = end >= w._total ? end : page(w, end);
     if (boundary > w._committed) {
-      w._committedCrc = boundary === end ? crc : nat.crc32(nat.view(data, w._off - 6, boundary - w._at + 6));
+      w._committedCrc = boundary === end ? crc : nat._crc32(nat._view(data, w._off - 6, boundary - w._at + 6));
       w._committed = boundary;
     }
     w._crc = crc;
