@@ -24,7 +24,10 @@ function minified(name) {
   };
 }
 
-// boards/*.json are the documented profiles; the install module carries what provisioning needs.
+// boards/*.json are the documented profiles; the install module carries what provisioning needs,
+// one row of numbers per board (src/install.ts profile() reads it back): slot 0 address and
+// length, slot 1's, the reservation's length (0: none), flags (1 memory-mapped, 2 prove slot 0),
+// the chunk size and where Storage starts (0: process.memory() says).
 function boards() {
   const id = "notecard-dfu:boards";
   return {
@@ -34,9 +37,9 @@ function boards() {
       if (source !== id) return null;
       const rows = [];
       for (const f of readdirSync("boards").filter((n) => n.endsWith(".json")).sort()) {
-        const b = JSON.parse(readFileSync("boards/" + f, "utf8"));
-        const extra = (b.prove ? ",prove:true" : "") + (b.storage !== undefined ? ",storage:" + b.storage : "");
-        rows.push(b.name + ":{layout:" + JSON.stringify(b.layout) + ",memoryMapped:" + b.memoryMapped + ",chunkSize:" + b.chunkSize + extra + "}");
+        const b = JSON.parse(readFileSync("boards/" + f, "utf8")), s = b.layout.slots, r = b.layout.reserve;
+        if (s.length !== 2 || (r && r.file !== "dfu.area")) throw new Error(f + ": two slots, and a reservation named dfu.area, are what the install module's table holds");
+        rows.push(b.name + ":[" + [s[0].addr, s[0].length, s[1].addr, s[1].length, r ? r.length : 0, (b.memoryMapped ? 1 : 0) | (b.prove ? 2 : 0), b.chunkSize, b.storage || 0].join(",") + "]");
       }
       return "export var BOARDS = {" + rows.join(",") + "};";
     }

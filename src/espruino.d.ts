@@ -68,7 +68,8 @@ interface Uint8Array {
 
 /** The board profiles (boards/*.json), reduced to what provisioning needs, provided by the build. */
 declare module "notecard-dfu:boards" {
-  export var BOARDS: { [name: string]: import("../src/install").Profile };
+  /** Per board: slot 0 address and length, slot 1's, reservation length, flags, chunk size, Storage start (rollup.config.js). */
+  export var BOARDS: { [name: string]: number[] };
 }
 
 /** ES5 programs shipped as text (the boot selector), minified by the build. */

@@ -1,5 +1,5 @@
 // NotecardDFUInstall: everything needed once, at provisioning. It checks a layout against the
-// board's flash geometry, installs the boot selector as .boot0 with the layout as its first line
+// board's flash geometry, installs the boot selector as .boot0 with the layout as its last line
 // (what the runtime and the selector read) and copies the application into slot 0. Erase it from
 // Storage afterwards: the runtime (NotecardDFU) never needs it.
 import { BOARDS } from "notecard-dfu:boards";
@@ -12,7 +12,6 @@ import { append, AT, createStore, load, MARK, markAt, Store, storeStep } from ".
 import { BOOT_FILE, Config, Layout, readConfig, SlotSpec } from "./slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
 
-export { BOARDS };
 
 /** A boards/ profile, reduced to what provisioning needs. */
 export interface Profile {
@@ -44,9 +43,22 @@ export interface InstallOptions extends Partial<PortOptions> {
   memory?: () => { total: number; blocksize: number; flash_code_start?: number };
 }
 
+/** The boards/ profile `name` (undefined if none), from the build's table of numbers (rollup.config.js). */
+export function profile(name?: string): Profile | undefined {
+  var r = name ? BOARDS[name] : undefined;
+  return r && {
+    layout: { slots: [{ addr: r[0], length: r[1] }, { addr: r[2], length: r[3] }], reserve: r[4] ? { file: "dfu.area", length: r[4] } : undefined },
+    memoryMapped: !!(r[5] & 1), prove: !!(r[5] & 2), chunkSize: r[6], storage: r[7] || undefined
+  };
+}
+
 var FILE_HEADER = 32;
 /** Most resume points a trailer keeps. */
 var POINTS = 16;
+/** What .boot0 holds before its layout line: the selector, then the comment the line continues. */
+var HEAD = SELECTOR + "\n//";
+/** Room .boot0 keeps for the layout line when it sits before a reservation. */
+var LINE_ROOM = 512;
 
 function hex(n: number): string {
   return "0x" + n.toString(16);
@@ -66,8 +78,8 @@ function pagesOf(flash: FlashPort, addr: number, length: number): number[] | str
   return pages;
 }
 
-/** Storage's first file as [name, size], read from the flash at Storage's start; null if none. */
-function firstFile(flash: FlashPort, at: number): [string, number] | null {
+/** The Storage file whose header is at `at`, as [name, size]; null if none. */
+function fileAt(flash: FlashPort, at: number): [string, number] | null {
   var h = flash.read(FILE_HEADER, at), n = (h[0] | (h[1] << 8) | (h[2] << 16)) >>> 0, name = "", i: number;
   if (h[3] === 255 && n === 0xffffff) return null;
   for (i = 4; i < FILE_HEADER && h[i] && h[i] !== 255; i++) name += String.fromCharCode(h[i]);
@@ -79,9 +91,9 @@ function firstFile(flash: FlashPort, at: number): [string, number] | null {
  * option's; its size from Storage.getStats(). Raw flash there is refused unless it lies in whole
  * pages of the reservation file.
  */
-function storageArea(options: InstallOptions, p: Ports, m: { flash_code_start?: number }, profile?: Profile): FlashArea | null {
+function storageArea(options: InstallOptions, p: Ports, m: { flash_code_start?: number }, prof?: Profile): FlashArea | null {
   var at = m.flash_code_start;
-  if (at === undefined) at = options.storageAddr !== undefined ? options.storageAddr : profile && profile.storage;
+  if (at === undefined) at = options.storageAddr !== undefined ? options.storageAddr : prof && prof.storage;
   return at === undefined ? null : { addr: at, length: p.storage.getStats().totalBytes };
 }
 
@@ -90,14 +102,16 @@ function checkLayout(layout: Layout, flash: FlashPort, storage: FlashArea | null
   if (!layout || !layout.slots || layout.slots.length !== 2) return "layout needs two slots";
   var free: FlashArea[], i: number, f: number, res = layout.reserve, first: [string, number] | null, s: SlotSpec, pages: number[] | string, inside: boolean, what: string;
   if (storage && res) {
-    // The reservation is Storage's first file and ends on a page boundary: a compaction starts at
-    // the first page holding a deleted file, so it never reaches the reservation's pages, and no
-    // file before it can be deleted to move it.
-    first = firstFile(flash, storage.addr);
-    if (!first || first[0] !== res.file || first[1] !== res.length) return "Storage's first file must be the reservation " + res.file + " (" + res.length + " bytes): reserve() on an erased Storage";
-    var pg = flash.getPage(storage.addr + FILE_HEADER), end = storage.addr + FILE_HEADER + res.length, last = flash.getPage(end);
-    if (!pg || !last || last.addr !== end) return "reservation " + res.file + " does not end on a page boundary";
-    inner.push({ addr: pg.addr + pg.length, length: end - pg.addr - pg.length });
+    // .boot0 is Storage's first file and the reservation its second: a compaction starts at the
+    // first page holding a deleted file, and neither is ever deleted, so it never reaches them.
+    // .boot0 fills Storage's first page(s) up to the reservation's header, so the reservation's
+    // data is whole pages, from the slots' first page on, and none of it goes unused.
+    first = fileAt(flash, storage.addr);
+    var hdr = first ? storage.addr + FILE_HEADER + ((first[1] + 3) & ~3) : 0, second = first && fileAt(flash, hdr);
+    if (!first || first[0] !== BOOT_FILE || !second || second[0] !== res.file || second[1] !== res.length) return "Storage must begin with .boot0 and the reservation " + res.file + " (" + res.length + " bytes): reserve() on an erased Storage";
+    var pg = flash.getPage(hdr + FILE_HEADER), end = hdr + FILE_HEADER + res.length, last = flash.getPage(end);
+    if (!pg || pg.addr !== hdr + FILE_HEADER || !last || last.addr !== end) return "reservation " + res.file + " does not start and end on page boundaries";
+    inner.push({ addr: pg.addr, length: res.length });
   }
   free = flash.getFree();
   for (i = 0; i < 2; i++) {
@@ -147,19 +161,19 @@ function prove(p: Ports, s: SlotSpec): string {
 
 /** The checked layout of `options` in its stored form; throws a layout fault. */
 function configure(options: InstallOptions, p: Ports): Config {
-  var profile = options.board ? BOARDS[options.board] : undefined;
-  if (options.board && !profile) throw fault("layout", "unknown board " + options.board);
-  var x = options.maxAttempts || 3, layout = options.layout || (profile && profile.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(profile && profile.memoryMapped);
+  var prof = profile(options.board);
+  if (options.board && !prof) throw fault("layout", "unknown board " + options.board);
+  var x = options.maxAttempts || 3, layout = options.layout || (prof && prof.layout), mapped = options.memoryMapped !== undefined ? !!options.memoryMapped : !!(prof && prof.memoryMapped);
   if (!layout) throw fault("layout", "give a board name or a layout");
   // The trailer has three words for trial boots.
   if (!(x >= 1 && x <= 3)) throw fault("layout", "maxAttempts: 1 to 3");
   // process.memory() runs a garbage collection and getStats() scans Storage: once each.
-  var m = (options.memory || memory)(), area = storageArea(options, p, m, profile), inner: FlashArea[] = [], i: number, n = 0, pages: number;
+  var m = (options.memory || memory)(), area = storageArea(options, p, m, prof), inner: FlashArea[] = [], i: number, n = 0, pages: number;
   var problem = checkLayout(layout, p.flash, area, m, mapped, inner);
   // Flash beyond the chip's documented size is used only once it has held a pattern. Proven once:
   // a board provisioned before keeps its slot 0 (it may hold its image).
   var was = readConfig(p.storage);
-  if (!problem && !options.layout && profile && profile.prove && !(was && !(was as Fault).code && (was as Config).b === options.board) && (problem = prove(p, layout.slots[0]))) {
+  if (!problem && !options.layout && prof && prof.prove && !(was && !(was as Fault).code && (was as Config).b === options.board) && (problem = prove(p, layout.slots[0]))) {
     problem = "slot 0 " + problem + ": this board's flash past its documented size is not there";
   }
   if (problem) throw fault("layout", "unsafe layout: " + problem);
@@ -172,32 +186,48 @@ function configure(options: InstallOptions, p: Ports): Config {
     b: options.board || "",
     s: layout.slots.map(function (s: SlotSpec) { return inner.length && within(s, inner[0]) ? { a: s.addr, l: s.length, r: 1 } : { a: s.addr, l: s.length }; }),
     t: AT.Resume + 8 * n,
-    h: inner.length ? [(area as FlashArea).addr, p._crc32(p.flash.read(FILE_HEADER, (area as FlashArea).addr))] : undefined,
+    h: inner.length ? [inner[0].addr - FILE_HEADER, p._crc32(p.flash.read(FILE_HEADER, inner[0].addr - FILE_HEADER))] : undefined,
     m: mapped || undefined,
     x: x,
     w: options.trialWatchdog || undefined,
-    k: options.chunkSize || (profile && profile.chunkSize) || 4096
+    k: options.chunkSize || (prof && prof.chunkSize) || 4096
   };
 }
 
-/** Installs the selector (.boot0) with a checked layout as its first line; returns the selector. */
+/**
+ * Installs the selector (.boot0) with a checked layout as its last line; returns .boot0's text.
+ * Before a reservation .boot0 is written once: reserve() wrote the selector, and the layout goes
+ * into the part it left erased (inside the comment the selector ends with).
+ */
 function store(p: Ports, cfg: Config): string {
-  var src = "//" + JSON.stringify(cfg) + "\n" + SELECTOR;
-  if (p.storage.read(BOOT_FILE) !== src) p.storage.write(BOOT_FILE, src);
-  return src;
+  var line = JSON.stringify(cfg), cur = p.storage.read(BOOT_FILE);
+  if (!cfg.h) {
+    if (cur !== HEAD + line) p.storage.write(BOOT_FILE, HEAD + line);
+  } else if (!cur || cur.indexOf(HEAD + line)) {
+    if (!cur || cur.substr(0, HEAD.length) !== HEAD || cur.charCodeAt(HEAD.length) !== 255) throw fault("layout", ".boot0 holds another selector or layout: erase Storage and provision again");
+    p.storage.write(BOOT_FILE, line, HEAD.length);
+  }
+  return HEAD + line;
 }
 
 /**
- * Creates the layout's reservation (the Storage file whose whole pages hold its slots) as Storage's
- * first file: run it on an erased Storage, before anything else is saved. Throws a layout fault
- * when Storage already holds other files; does nothing when the reservation is there.
+ * Creates the layout's reservation (the Storage file whose whole pages hold its slots) on an
+ * erased Storage, before anything else is saved: .boot0 first, holding the selector and sized so
+ * that the reservation's header ends where the slots' first page begins, then the reservation.
+ * Throws a layout fault when Storage already holds other files; does nothing when the reservation
+ * is there.
  */
 export function reserve(options: InstallOptions) {
-  var p = resolvePorts(options), profile = options.board ? BOARDS[options.board] : undefined, layout = options.layout || (profile && profile.layout);
-  var res = layout && layout.reserve, st = p.storage.getStats();
+  var p = resolvePorts(options), prof = profile(options.board), layout = options.layout || (prof && prof.layout);
+  var res = layout && layout.reserve, st = p.storage.getStats(), area: FlashArea | null, lead: number;
   if (!res) throw fault("layout", "this layout reserves nothing");
   if (p.storage.read(res.file) !== undefined) return;
   if (st.fileCount + st.trashCount) throw fault("layout", "reserve: Storage is not empty; erase it first (require(\"Storage\").eraseAll())");
+  area = storageArea(options, p, (options.memory || memory)(), prof);
+  if (!area) throw fault("layout", "reserve: where Storage lies is unknown (give storageAddr)");
+  lead = Math.min((layout as Layout).slots[0].addr, (layout as Layout).slots[1].addr) - area.addr - 2 * FILE_HEADER;
+  if (!(lead >= HEAD.length + LINE_ROOM && lead % 4 === 0)) throw fault("layout", "reserve: the slots must begin at least " + (HEAD.length + LINE_ROOM + 2 * FILE_HEADER) + " bytes into Storage, on a word, to leave room for .boot0 (they begin " + (lead + 2 * FILE_HEADER) + " bytes in)");
+  p.storage.write(BOOT_FILE, HEAD, 0, lead);
   p.storage.write(res.file, "\xff", 0, res.length);
 }
 

@@ -4,6 +4,7 @@ import { strict as assert } from "assert";
 import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../sim/board";
 import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
+import { readConfig } from "../src/slots/config";
 import { transitions } from "../src/slots/states";
 import { checkSource } from "../tools/espruino-gate";
 import { check, confirm, device, Install, provision, settle } from "./helpers/device";
@@ -24,10 +25,9 @@ function staged(board: SimBoard, version: string, opts: { throws?: boolean; size
   return src;
 }
 
-/** The layout provisioning stored: the first line of .boot0, "//" and JSON. */
+/** The layout provisioning stored (the last line of .boot0), as the runtime reads it. */
 function storedLayout(board: SimBoard): any {
-  const text = board.storage.read(".boot0") as string;
-  return JSON.parse(text.substring(2, text.indexOf("\n")));
+  return readConfig(board.storage);
 }
 
 /** Offset in the flash simulator's memory of slot i's trailer (src/slots/boot-state.ts). */
@@ -47,24 +47,24 @@ describe("slots, boot state and selector (built bundle)", function () {
       });
     }
 
-    const reserve = { file: "dfu.area", length: 132064 };
+    const reserve = JSON.parse(readFileSync("boards/LINUX.json", "utf8")).layout.reserve;
     const unsafe: [string, any, RegExp][] = [
-      ["a slot that does not start on a page", { slots: [{ addr: 0x10000600, length: 4096 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*not on an erase-page boundary/],
-      ["a slot that does not end on a page", { slots: [{ addr: 0x10000400, length: 1000 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0 .*does not end on an erase-page boundary/],
-      ["overlapping slots", { slots: [{ addr: 0x10000400, length: 8192 }, { addr: 0x10001400, length: 8192 }], reserve }, /slot 1 overlaps slot 0/],
-      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010400, length: 4096 }], reserve }, /outside flash/],
-      ["a slot no longer than its trailer", { slots: [{ addr: 0x10000400, length: 0 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0: needs addr and a length past its trailer/], ["a Storage-file slot of release 0.1", { slots: [{ file: "dfu.0", length: 8192 }, { addr: 0x10010400, length: 4096 }], reserve }, /slot 0: needs addr/],
-      ["a slot in Storage outside the reservation", { slots: [{ addr: 0x10000400, length: 4096 }, { addr: 0x10030000, length: 4096 }], reserve }, /slot 1 \(0x10030000\+4096\) overlaps Storage .* outside a reservation/]
+      ["a slot that does not start on a page", { slots: [{ addr: 0x10000a00, length: 4096 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0 .*not on an erase-page boundary/],
+      ["a slot that does not end on a page", { slots: [{ addr: 0x10000800, length: 1000 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0 .*does not end on an erase-page boundary/],
+      ["overlapping slots", { slots: [{ addr: 0x10000800, length: 8192 }, { addr: 0x10001800, length: 8192 }], reserve }, /slot 1 overlaps slot 0/],
+      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010800, length: 4096 }], reserve }, /outside flash/],
+      ["a slot no longer than its trailer", { slots: [{ addr: 0x10000800, length: 0 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0: needs addr and a length past its trailer/], ["a Storage-file slot of release 0.1", { slots: [{ file: "dfu.0", length: 8192 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0: needs addr/],
+      ["a slot in Storage outside the reservation", { slots: [{ addr: 0x10000800, length: 4096 }, { addr: 0x10030000, length: 4096 }], reserve }, /slot 1 \(0x10030000\+4096\) overlaps Storage .* outside a reservation/]
     ];
     for (const [what, layout, problem] of unsafe) {
       it(`refuses ${what}`, function () {
         const board = new SimBoard();
-        const opts = { layout, storageAddr: 0x10000000 };
+        const opts = { layout, storageAddr: 0x10000000 }, before = board.storage.read(".boot0");
         assert.throws(() => Install.installBoot(Object.assign(board.ports(), opts)), (e: any) => e.code === "layout" && problem.test(e.message));
         let err: any;
         Install.provision(Object.assign(board.ports(), opts), "x", (e: any) => { err = e; });
         assert.equal(err && err.code, "layout", "provision refuses it too");
-        assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
+        assert.equal(board.storage.read(".boot0"), before, "no layout installed: .boot0 as reserve() left it");
       });
     }
 
@@ -90,7 +90,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       // A build whose Storage would start in the 128 KB sector: the reservation is not found there.
       const board = new SimBoard({ board: "PICO" });
       const memory = () => ({ total: 5100, blocksize: 13, flash_code_start: 0x08060000 });
-      refuses(board, { board: "PICO", memory }, /Storage's first file must be the reservation/);
+      refuses(board, { board: "PICO", memory }, /Storage must begin with \.boot0 and the reservation/);
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "PICO" })));
     });
 
@@ -113,24 +113,25 @@ describe("slots, boot state and selector (built bundle)", function () {
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "ESP32", memoryMapped: true, memory: () => ({ total: 1500, blocksize: 16 }) })), "a mapped slot runs in place");
     });
 
-    it("LINUX: the slots must lie in the reservation, Storage's first file, made by reserve() on an erased Storage", function () {
+    it("LINUX: the slots must lie in the reservation, Storage's second file after .boot0, made by reserve() on an erased Storage", function () {
       const board = new SimBoard({ board: "LINUX", setUp: false });
       board.storage.write("app", "an earlier file");
-      refuses(board, { board: "LINUX" }, /Storage's first file must be the reservation dfu\.area/);
+      refuses(board, { board: "LINUX" }, /Storage must begin with \.boot0 and the reservation dfu\.area/);
       assert.throws(() => Install.reserve(Object.assign(board.ports(), { board: "LINUX" })), (e: any) => e.code === "layout" && /Storage is not empty/.test(e.message));
-      refuses(board, { layout: { slots: linux.slots }, storageAddr: 0x10000000 }, /slot 0 \(0x10000400\+65536\) overlaps Storage/);
+      refuses(board, { layout: { slots: linux.slots }, storageAddr: 0x10000000 }, /slot 0 \(0x10000800\+65536\) overlaps Storage/);
 
       const fresh = new SimBoard({ board: "LINUX", setUp: false });
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
-      assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf("dfu.area")], [["dfu.area"], 0x10000000], "once, first");
+      // .boot0 fills Storage's first two 1 KB pages up to the reservation's header: its data starts on slot 0's page.
+      assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf(".boot0"), fresh.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x10000000, 0x10000800 - 32], "once, after .boot0");
       assert.throws(() => Install.reserve(Object.assign(fresh.ports(), { board: "ESP32" })), (e: any) => e.code === "layout" && /reserves nothing/.test(e.message));
       assert.doesNotThrow(() => Install.installBoot(Object.assign(fresh.ports(), { board: "LINUX" })));
       // The reservation must end on a page boundary and cover the slots.
-      refuses(fresh, { layout: Object.assign({}, linux, { reserve: { file: "dfu.area", length: linux.reserve.length - 4 } }), storageAddr: 0x10000000 }, /first file must be the reservation/);
+      refuses(fresh, { layout: Object.assign({}, linux, { reserve: { file: "dfu.area", length: linux.reserve.length - 4 } }), storageAddr: 0x10000000 }, /must begin with \.boot0 and the reservation/);
       const wide = JSON.parse(JSON.stringify(linux));
       wide.slots[1].addr += 1024;
-      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /slot 1 \(0x10010800\+65536\) overlaps Storage/);
+      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /slot 1 \(0x10010c00\+65536\) overlaps Storage/);
     });
 
     for (const b of profiles.filter((p) => p.layout.reserve)) {
@@ -141,17 +142,18 @@ describe("slots, boot state and selector (built bundle)", function () {
         provision(board, device(board, "1.0.0"));
         staged(board, "2.0.0", { size: room });
         assert.equal(check(board, device(board, "1.0.0")).result.state, "updated");
-        const res = b.layout.reserve, lo = b.storage - board.flash.base, hi = lo + 32 + res.length;
+        // .boot0 and the reservation, Storage's first two files.
+        const res = b.layout.reserve, end = (board.storage.addressOf(res.file) as number) + 32 + res.length, lo = b.storage - board.flash.base, hi = end - board.flash.base;
         const area = Buffer.from(board.flash.mem.subarray(lo, hi));
         // Fill Storage with files, erase every other one, write more: Storage compacts.
         const chunk = Math.max(256, Math.floor(board.storage.getFree() / 5) - 64);
         for (let i = 0; i < 5 && board.storage.getFree() > chunk + 64; i++) board.storage.write("fill" + i, String(i).repeat(chunk));
         for (let i = 0; i < 5; i += 2) if (board.storage.read("fill" + i) !== undefined) board.storage.erase("fill" + i);
-        board.storage.write("more", "m".repeat(Math.floor(chunk * 1.5)));
+        board.storage.write("more", "m".repeat(Math.min(Math.floor(chunk * 1.5), board.storage.getFree() + board.storage.getStats().trashBytes - 64)));
         board.storage.compact();
         assert.ok(board.storage.compactions >= 1, "Storage compacted");
-        assert.ok(board.storage.compactedFrom >= b.storage + 32 + res.length, "no compaction starts before the reservation's end");
-        assert.deepEqual(Buffer.from(board.flash.mem.subarray(lo, hi)), area, "the reservation is byte for byte as it was");
+        assert.ok(board.storage.compactedFrom >= end, "no compaction starts before the reservation's end");
+        assert.deepEqual(Buffer.from(board.flash.mem.subarray(lo, hi)), area, ".boot0 and the reservation are byte for byte as they were");
         assert.equal(board.boot().ran, "2.0.0");
         confirm(board, device(board, "2.0.0"));
         staged(board, "3.0.0", { size: room });
@@ -191,8 +193,8 @@ describe("slots, boot state and selector (built bundle)", function () {
     it("a reservation header changed in place (its name): the selector does not trust the intact slot inside it", function () {
       const board = picoOnV2();
       assert.equal(board.boot().ran, "2.0.0");
-      // One letter of "dfu.area" in the file header at Storage's start: slot 1's pages untouched.
-      board.flash.mem[0x08004000 - board.flash.base + 4] ^= 0x20;
+      // One letter of "dfu.area" in its file header, after .boot0: slot 1's pages untouched.
+      board.flash.mem[(board.storage.addressOf("dfu.area") as number) - board.flash.base + 4] ^= 0x20;
       const b = board.boot();
       assert.equal(b.ran, "1.0.0", b.printed.join(" | "));
       assert.ok(b.printed.indexOf("NotecardDFU: reservation moved") >= 0);
@@ -218,7 +220,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       const [err] = settle(bad, (cb) => device(bad, "1.0.0").provision(undefined, cb));
       assert.equal(err && err.code, "layout");
       assert.match(err.message, /slot 0 reads back wrong at 0x8060000: this board's flash past its documented size is not there/);
-      assert.equal(bad.storage.read(".boot0"), undefined, "nothing installed");
+      assert.doesNotMatch(bad.storage.read(".boot0") as string, /\n\/\/\{/, "no layout installed: .boot0 as reserve() left it");
       assert.equal(bad.boot().ran, "1.0.0", ".bootcde still boots");
     });
 
@@ -228,7 +230,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       board.storage.write(".boot0", old);
       const { err, result } = check(board, device(board, "1.0.0"));
       assert.deepEqual([err && err.code, result.state], ["layout", "retry"]);
-      assert.match(err.message, /provisioned by 0\.1 \(record files\): erase Storage, provision again/);
+      assert.match(err.message, /provisioned by an earlier release: erase Storage, provision again/);
       assert.equal(board.storage.read(".boot0"), old, "its selector is left as it was");
     });
   });
@@ -242,7 +244,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       const info = provision(board, device(board, "1.0.0"));
       assert.deepEqual([info.state, info.slot, info.version], ["confirmed", 0, "1.0.0"]);
       assert.equal(board.storage.read(".bootcde"), undefined);
-      assert.equal(board.flash.read(app.length, 0x10000400).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
+      assert.equal(board.flash.read(app.length, 0x10000800).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.deepEqual(board.flash.violations, []);
@@ -254,7 +256,8 @@ describe("slots, boot state and selector (built bundle)", function () {
       const board = new SimBoard();
       const src = device(board, "1.0.0").installBoot();
       assert.deepEqual(checkSource(src), []);
-      assert.equal(board.storage.read(".boot0"), src);
+      // Before the reservation .boot0 keeps its size: erased bytes follow the layout line.
+      assert.equal((board.storage.read(".boot0") as string).replace(/\xff+$/, ""), src);
     });
 
     it("stands aside while .bootcde exists (code saved from the IDE owns the boot), silently", function () {
@@ -291,8 +294,8 @@ describe("slots, boot state and selector (built bundle)", function () {
       const board = updated();
       assert.equal(board.boot().ran, "2.0.0");
       confirm(board, device(board, "2.0.0"));
-      board.flash.mem[0x10010400 - 0x10000000 + 10] ^= 0x40;
-      board.flash.mem[0x10000400 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10010800 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10000800 - 0x10000000 + 10] ^= 0x40;
       const b = board.boot();
       assert.equal(b.ran, null);
       assert.deepEqual(b.evaluated, [], "nothing evaluated");
@@ -407,7 +410,7 @@ describe("slots, boot state and selector (built bundle)", function () {
 
     it("reverts at boot when the candidate slot no longer matches its CRC", function () {
       const board = updated();
-      board.flash.mem[0x10010400 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
+      board.flash.mem[0x10010800 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.deepEqual(b.printed, ["NotecardDFU: 2.0.0 rejected: CRC mismatch at boot"]);
@@ -451,7 +454,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       board.saveApp(appImage("1.0.0"));
       const [err] = settle(board, (cb) => device(board, "1.0.0", { maxAttempts: 4 }).provision(undefined, cb));
       assert.deepEqual([err && err.code, err && err.message], ["layout", "maxAttempts: 1 to 3"]);
-      assert.equal(board.storage.read(".boot0"), undefined, "nothing installed");
+      assert.doesNotMatch(board.storage.read(".boot0") as string, /\n\/\/\{/, "no layout installed");
     });
 
     it("defers an update while the running image is still on trial", function () {

@@ -88,7 +88,7 @@ describe("notecard-dfu CLI", function () {
         ? { reserve: (o: any) => Install.reserve(Object.assign(board.ports(), o)), provision: (o: any, code: any, cb: any) => Install.provision(Object.assign(board.ports(), o), code, cb) }
         : name === "Storage" ? board.storage : undefined;
       new Function("require", "print", steps[0])(req, (t: string) => printed.push(t));
-      assert.deepEqual(board.storage.list(), ["dfu.area"], "erased, then the reservation alone");
+      assert.deepEqual(board.storage.list(), [".boot0", "dfu.area"], "erased, then .boot0 and the reservation alone");
       board.saveApp(appImage("1.0.0"));
       new Function("require", "print", steps[2])(req, (t: string) => printed.push(t));
       board.clock.runUntil(() => printed.length > 0);

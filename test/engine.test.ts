@@ -87,7 +87,7 @@ describe("update engine (built bundle)", function () {
         const { board } = ready({ size: 40000 });
         let records = 0;
         const write = board.flash.write.bind(board.flash);
-        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020400 - 200) records++; return write(data, addr); };
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) records++; return write(data, addr); };
         assert.equal(check(board, device(board, "1.0.0", { resumeEvery, chunkSize: 2048 })).result.state, "updated");
         return records;
       };
@@ -105,7 +105,7 @@ describe("update engine (built bundle)", function () {
       const dfu = device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= src.length / 2) board.rail.down = true; } });
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
-      board.flash.mem[0x10010400 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
+      board.flash.mem[0x10010800 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
       assert.equal(err, null);
@@ -174,8 +174,8 @@ describe("update engine (built bundle)", function () {
   describe("flash and record integrity", function () {
     it("reads every write back: a bit that does not program fails the cycle cleanly, and the next one completes", function () {
       const { board } = ready({ size: 8000 });
-      // A bit in slot 1 (0x10010400 on LINUX) that will not program at the next write there.
-      board.flash.stuck.push({ addr: 0x10010400 + 1500, mask: 0x10, times: 1 });
+      // A bit in slot 1 (0x10010800 on LINUX) that will not program at the next write there.
+      board.flash.stuck.push({ addr: 0x10010800 + 1500, mask: 0x10, times: 1 });
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -311,7 +311,7 @@ describe("update engine (built bundle)", function () {
       const erased: number[] = [], erase = board.flash.erasePage.bind(board.flash);
       board.flash.erasePage = (addr: number) => { erased.push(addr); return erase(addr); };
       assert.equal(check(board, device(board, "1.0.0", { chunkSize: 1536 })).result.state, "updated");
-      const slot = { addr: 0x10010400, length: 65536 }, record = 0x10020400 - 1024;
+      const slot = { addr: 0x10010800, length: 65536 }, record = 0x10020800 - 1024;
       const inSlot = erased.filter((a) => a >= slot.addr && a < slot.addr + slot.length);
       // The pages the image takes, and the trailer's page (before the header).
       assert.equal(inSlot.length, Math.ceil(20000 / 1024) + 1, `slot pages erased: ${inSlot.map((a) => a.toString(16)).join(" ")}`);
@@ -323,7 +323,7 @@ describe("update engine (built bundle)", function () {
     it("journals once per committed page, not once per chunk", function () {
       const { board, src } = ready({ size: 20000 });
       const total = src.length, writes: number[] = [], write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020400 - 200) writes.push(addr); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) writes.push(addr); return write(data, addr); };
       const progress: any[] = [];
       const { result } = check(board, device(board, "1.0.0", { chunkSize: 512, onProgress: (p: any) => progress.push(p) }));
       assert.equal(result.state, "updated");
@@ -433,7 +433,7 @@ describe("update engine (built bundle)", function () {
       // Power fails right after the resume point that says the whole image is in the slot.
       board.flash.write = (data: any, addr: number) => {
         write(data, addr);
-        if (addr >= 0x10020400 - 200 && data.length === 8 && Buffer.from(data).readUInt32LE(0) === total) board.rail.down = true;
+        if (addr >= 0x10020800 - 200 && data.length === 8 && Buffer.from(data).readUInt32LE(0) === total) board.rail.down = true;
       };
       assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048 })), PowerCut);
       board.flash.write = write;
@@ -556,11 +556,11 @@ describe("update engine (built bundle)", function () {
         const write = board.flash.write.bind(board.flash);
         let records = 0, total = 0;
         // Count the record writes of a clean run first, then fail the nth (0: the last, "verified").
-        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020400 - 200) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
         if (!nth) {
           const probe = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } }).board;
           const w = probe.flash.write.bind(probe.flash);
-          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x10020400 - 200) total++; return w(data, addr); };
+          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) total++; return w(data, addr); };
           check(probe, device(probe, "1.0.0", { chunkSize: 2048 }));
         }
         const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
@@ -576,7 +576,7 @@ describe("update engine (built bundle)", function () {
       const { board } = ready({ version: "0.9.0" });
       const write = board.flash.write.bind(board.flash);
       let records = 0;
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020400 - 200) records++; return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) records++; return write(data, addr); };
       const { result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "failed");
       assert.equal(records, 0);
@@ -629,7 +629,7 @@ describe("update engine (built bundle)", function () {
       let fail = true;
       board.flash.write = (data: any, addr: number) => {
         // The reported mark: word 15 of the confirmed slot's trailer (slot 1).
-        if (fail && addr === 0x10020400 - 200 + 36 + 4 * 6) { fail = false; throw new Error("Flash write failed"); }
+        if (fail && addr === 0x10020800 - 200 + 36 + 4 * 6) { fail = false; throw new Error("Flash write failed"); }
         return write(data, addr);
       };
       const { err, result } = check(board, device(board, "2.0.0"));
@@ -668,7 +668,7 @@ describe("update engine (built bundle)", function () {
   });
 
   describe("slot writer and trailers", function () {
-    const SLOT = [0x10000400 - 0x10000000, 0x10010400 - 0x10000000], LEN = 65536, T = 200;
+    const SLOT = [0x10000800 - 0x10000000, 0x10010800 - 0x10000000], LEN = 65536, T = 200;
     /** An application of exactly `size` bytes. */
     const exact = (version: string, size: number) => { const a = appImage(version, { size }); return a + " ".repeat(size - a.length); };
     const held = (board: SimBoard, slot: number, src: string) => Buffer.from(board.flash.mem.subarray(SLOT[slot], SLOT[slot] + src.length)).toString("latin1") === src;
@@ -740,7 +740,7 @@ describe("update engine (built bundle)", function () {
     it("fails the cycle cleanly, with the flash's own words, when a slot page cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10010400 + 2048 && addr < 0x10020400 - T) throw new Error("Flash write timeout"); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10010800 + 2048 && addr < 0x10020800 - T) throw new Error("Flash write timeout"); return write(data, addr); };
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -752,7 +752,7 @@ describe("update engine (built bundle)", function () {
     it("fails the cycle cleanly when the trailer cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020400 - T) throw new Error("Flash write failed"); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - T) throw new Error("Flash write failed"); return write(data, addr); };
       const { err, result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");

@@ -1,5 +1,5 @@
 // On the real interpreter (Linux build: all 256 KB of its flash is Storage), the LINUX profile's
-// slots and their trailers live in the reservation, Storage's first file. The application's files
+// slots and their trailers live in the reservation, Storage's second file after .boot0. The application's files
 // written, erased and compacted (implicitly, by a write that does not fit, and explicitly) must
 // leave them byte for byte as they were; the next boot starts the provisioned image, and an update
 // after that copies, restarts into and confirms the new one.
@@ -16,15 +16,15 @@ describe("the LINUX reservation on the Espruino interpreter: Storage filled, era
     const dir = tempDir();
     const step = (code: string) => runEspruino(bin, dir, code, 60e3);
     const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
-    let out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list()[0]);`);
-    assert.match(out, /FIRST dfu\.area/, out);
+    let out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ board: "LINUX" }); print("FIRST " + require("Storage").list().join());`);
+    assert.match(out, /FIRST \.boot0,dfu\.area\r?\n/, out);
     storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
     step(`require("Storage").write(".bootcde", 'print("RUNNING 1.0.0");');`);
     out = step(`Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").provision({ board: "LINUX", version: "1.0.0" }, undefined, function (e, i) { print("PROVISIONED " + (e || i.state)); });`);
     assert.match(out, /PROVISIONED confirmed/, out);
 
     // The slots and their trailers: whole pages 1..128 of the reservation.
-    const area = `E.CRC32(require("Flash").read(0x20000, 0x10000400))`;
+    const area = `E.CRC32(require("Flash").read(0x20000, 0x10000800))`;
     const before = /AREA (\d+)/.exec(step(`print("AREA " + ${area});`));
     assert.ok(before, "area CRC read");
     out = step(`var S = require("Storage"), i;
@@ -36,7 +36,7 @@ describe("the LINUX reservation on the Espruino interpreter: Storage filled, era
       st = S.getStats(); print("AFTER " + st.trashCount + " " + S.list().join());`);
     assert.match(out, /TRASH [3-9] /, out);
     assert.equal((out.match(/Compacting/g) || []).length, 2, "one implicit compaction (the write that did not fit), one explicit: " + out);
-    assert.match(out, /AFTER 0 dfu\.area,/, "compacted, the reservation still first: " + out);
+    assert.match(out, /AFTER 0 \.boot0,dfu\.area,/, "compacted, .boot0 and the reservation still first: " + out);
     out = step(`print("AREA " + ${area});`);
     assert.match(out, /RUNNING 1\.0\.0/, out);
     assert.doesNotMatch(out, /fails its CRC/, out);
@@ -53,6 +53,6 @@ describe("the LINUX reservation on the Espruino interpreter: Storage filled, era
     out = step(`print("BOOTED " + require("Storage").list().join());`);
     assert.match(out, /RUNNING 2\.0\.0/, out);
     assert.match(out, /CONFIRM confirmed/, out);
-    assert.match(out, /BOOTED dfu\.area,/, "the reservation still Storage's first file: " + out);
+    assert.match(out, /BOOTED \.boot0,dfu\.area,/, ".boot0 and the reservation still Storage's first files: " + out);
   });
 });

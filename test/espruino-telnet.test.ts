@@ -68,7 +68,7 @@ describe("the espruino CLI against a running interpreter over telnet (ESPRUINO_B
     writeFileSync(join(project, "step1.js"), steps[0] + `\nrequire("Storage").write("reserved", require("Storage").list().join());`);
     let out = cli("--sleep", "2", "step1.js");
     assert.doesNotMatch(out, /not found|getURL|ENOENT/i, "the CLI resolved the install module locally: " + out);
-    assert.ok(await until(async () => result("reserved") === "dfu.area", 10e3), "the reservation alone, Storage's first file: " + result("reserved"));
+    assert.ok(await until(async () => result("reserved") === ".boot0,dfu.area", 10e3), ".boot0 and the reservation alone, Storage's first two files: " + result("reserved"));
 
     // Step 2: save the factory app.
     writeFileSync(join(project, "factory.js"), `print("RUNNING 1.0.0");`);

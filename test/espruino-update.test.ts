@@ -11,10 +11,10 @@ const FAST = "transport: { resetSettleMs: 5, drainMs: 20 }";
 
 /**
  * Where the images live: the LINUX profile's reservation (1 KB pages), and one laid out as a
- * Puck.js's would be, in 4 KB erase units (each four of the emulated 1 KB pages): the reservation's
- * header and its unused partial first unit, then two slots of four units each.
+ * Puck.js's would be, in 4 KB erase units (each four of the emulated 1 KB pages): .boot0 fills the
+ * first unit up to the reservation's header, then two slots of four units each.
  */
-const PUCK_SHAPED = 'layout: { slots: [{ addr: 0x10001000, length: 16384 }, { addr: 0x10005000, length: 16384 }], reserve: { file: "dfu.area", length: 36832 } }, storageAddr: 0x10000000';
+const PUCK_SHAPED = 'layout: { slots: [{ addr: 0x10001000, length: 16384 }, { addr: 0x10005000, length: 16384 }], reserve: { file: "dfu.area", length: 32768 } }, storageAddr: 0x10000000';
 const LAYOUTS: [string, string][] = [
   ["the LINUX profile's reservation", 'board: "LINUX"'],
   ["a reservation in 4 KB erase units built from 1 KB pages, as on a Puck.js", PUCK_SHAPED]
@@ -44,8 +44,8 @@ for (const [name, where] of LAYOUTS) {
       // First, on the erased Storage: the reservation the slots live in, from the install module
       // in RAM (as the IDE sends a required module).
       const install = stageFile(dir, "dist/NotecardDFUInstall.min.js", "install.js");
-      const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ ${where} }); print("FIRST " + require("Storage").list()[0]);`);
-      assert.match(r, /FIRST dfu\.area/, r);
+      const r = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ ${where} }); print("FIRST " + require("Storage").list().join());`);
+      assert.match(r, /FIRST \.boot0,dfu\.area\r?\n/, r);
       storeFile(bin, dir, "dist/NotecardDFU.pretok", "NotecardDFU");
       storeFile(bin, dir, "dist/NotecardDFUInstall.pretok", "NotecardDFUInstall");
       const step = (code: string) => runEspruino(bin, dir, code, 60e3);

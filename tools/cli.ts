@@ -77,19 +77,20 @@ async function main(argv: string[]): Promise<number> {
     if (!existsSync(file)) { console.error(`unknown board ${a.board} (see boards/)`); return 2; }
     const profile = JSON.parse(readFileSync(file, "utf8"));
     const board = JSON.stringify(a.board), version = JSON.stringify(a.version);
-    // The order: erase, reserve (a reservation must be Storage's first file), save the app,
+    // The order: erase, reserve (.boot0 and a reservation must be Storage's first two files), save the app,
     // provision, then store the runtime (Storage holds the app and the runtime together only
     // once provisioning has moved the app into its slot).
     let n = 1;
     if (profile.layout.reserve) {
       console.log(`// Step ${n++}, once, from the Web IDE or the espruino CLI (they send the required module from
-// modules/): erase Storage (every saved file goes), then reserve the slots' pages as Storage's first file.
+// modules/): erase Storage (every saved file goes), then reserve the slots' pages: .boot0 (the selector)
+// and the reservation become Storage's first two files.
 require("Storage").eraseAll();
 require("NotecardDFUInstall").reserve({ board: ${board} });`);
     }
     console.log(`// Step ${n++}: save your app to flash (it becomes .bootcde).
 // Step ${n++}: send this. It checks the layout, copies .bootcde into slot 0 and marks it confirmed,
-// installs the boot selector as .boot0 and removes .bootcde.
+// installs the boot selector with the layout as .boot0 and removes .bootcde.
 require("NotecardDFUInstall").provision({ board: ${board}, version: ${version} }, undefined, function (err, info) {
   if (err) return print("provision failed: " + err.code + " " + err.message);
   print("provisioned: " + JSON.stringify(info));

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "fs";
 import { join } from "path";
 import { loadInstall, SimBoard } from "../sim/board";
 import { GEOMETRIES } from "../sim/geometry";
+import { Config, readConfig } from "../src/slots/config";
 import { transitions } from "../src/slots/states";
 
 const TRANSITIONS = transitions();
@@ -22,8 +23,9 @@ export function largestApp(root: string, b: any): { bytes: number; storageLeft: 
   const runtime = readFileSync(join(root, "dist/NotecardDFU.pretok")).length;
   const sim = new SimBoard({ board: b.name });
   loadInstall().installBoot(Object.assign(sim.ports(), { board: b.name }));
-  const boot0 = sim.storage.read(".boot0") as string, cfg = JSON.parse(boot0.substring(2, boot0.indexOf("\n")));
-  const l = b.layout, used = inStorage(runtime) + inStorage(boot0.length) + (l.reserve ? inStorage(l.reserve.length) : 0);
+  const cfg = readConfig(sim.storage) as Config, l = b.layout;
+  // .boot0 and the reservation as they lie in Storage: before a reservation .boot0 fills the pages up to its header.
+  const used = inStorage(runtime) + inStorage((sim.storage.read(".boot0") as string).length) + (l.reserve ? inStorage(l.reserve.length) : 0);
   return { bytes: Math.min(...l.slots.map((s: any) => s.length)) - cfg.t, storageLeft: GEOMETRIES[b.name].storage.length - used };
 }
 

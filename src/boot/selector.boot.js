@@ -4,12 +4,16 @@
 // boots on trial, a mark written first; one out of trial boots, or failing its CRC, is rejected,
 // a mark), checks the chosen image's CRC-32 natively and evaluates it at global scope, as if it
 // were .bootcde. It needs nothing but Espruino's built-ins, so it works even when the module or an
-// image is broken. Its file's first line, "//" and JSON, is the stored layout (src/slots/config.ts).
+// image is broken. Its file's last line, "//" and JSON, is the stored layout (src/slots/config.ts);
+// before a reservation, erased bytes follow it, inside the same comment.
 var __dfu = (function (F, S) {
   var T = "NotecardDFU: ", C = S.read(".boot0"), moved, t = [], i, b, n, s, why, trial = 0;
   // Code saved from the IDE (.bootcde) owns the boot: stand aside.
   if (S.read(".bootcde") != null) return;
-  C = JSON.parse(C.substring(2, C.indexOf("\n")));
+  // Not there yet (reserve() has run, provision() not): nothing to choose from.
+  i = C.lastIndexOf("\n//{");
+  if (i < 0) return;
+  C = JSON.parse(C.substring(i + 3, C.indexOf("}\xff", i) + 1 || C.length));
   // Slots inside the reservation are trusted only while its file header is where provisioning put it.
   moved = C.h && E.CRC32(F.read(32, C.h[0])) !== C.h[1];
   if (moved) print(T + "reservation moved");

@@ -1,5 +1,5 @@
-// The layout as provisioning validated and stored it: the first line of .boot0, a comment that the
-// boot selector below it reads too (one copy of it in Storage). The runtime takes no other, so
+// The layout as provisioning validated and stored it: the last line of .boot0, a comment after the
+// boot selector, which reads it too (one copy of it in Storage). The runtime takes no other, so
 // nothing is ever erased by a layout that was not checked against the flash geometry.
 import { fault, Fault } from "../errors";
 import { StoragePort } from "../ports";
@@ -12,7 +12,7 @@ export interface SlotSpec {
 
 export interface Layout {
   slots: SlotSpec[];
-  /** Slots inside Storage live in this file, Storage's first (see install.ts). */
+  /** Slots inside Storage live in this file, Storage's second after .boot0 (see install.ts). */
   reserve?: { file: string; length: number };
 }
 
@@ -46,11 +46,10 @@ export var BOOT_FILE = ".boot0";
 
 /** The stored configuration; null when not provisioned; a layout fault when it is not one this release reads. */
 export function readConfig(storage: StoragePort): Config | null | Fault {
-  var text = storage.read(BOOT_FILE), c: Config;
-  // "//{...}" then a newline: ours. Anything else (or nothing) is not provisioned.
-  if (!text || text.indexOf("//{")) return null;
-  try { c = JSON.parse(text.substring(2, text.indexOf("\n"))); } catch (e) { return fault("layout", BOOT_FILE + " damaged"); }
-  // Release 0.1 kept a record in Storage files: its selector still boots the board, this one cannot read it.
-  return (c as any).r ? fault("layout", "provisioned by 0.1 (record files): erase Storage, provision again") : c;
+  var text = storage.read(BOOT_FILE), i = text ? text.lastIndexOf("\n//{") : -1;
+  // "\n//{...}" at the end: ours (before a reservation, erased bytes follow it). A layout as the
+  // first line is an earlier release's (0.1 kept a record in Storage files): its own selector still
+  // boots the board; this one does not read it. Anything else (or nothing) is not provisioned.
+  if (i < 0) return text && !text.indexOf("//{") ? fault("layout", "provisioned by an earlier release: erase Storage, provision again") : null;
+  try { return JSON.parse(text!.substring(i + 3, text!.indexOf("}\xff", i) + 1 || text!.length)); } catch (e) { return fault("layout", BOOT_FILE + " damaged"); }
 }
-

@@ -33,12 +33,12 @@ function app(version: string, size: number): string {
 /** `runtime`: the runtime stored, with the install module of the same build. */
 export function measureRam(bin: string, chunk: number, imageBytes = 12 * 1024, runtime = "dist/NotecardDFU.pretok"): RamFigures {
   const dir = tempDir();
-  // Slots of whole 4 KB units after the reservation's partial first unit, trailer included.
+  // Slots of whole 4 KB units after the first, which .boot0 fills up to the reservation's header; trailer included.
   const slot = Math.ceil((imageBytes + 256) / 4096) * 4096;
-  const layout = `{ slots: [{ addr: 0x10001000, length: ${slot} }, { addr: ${0x10001000 + slot}, length: ${slot} }], reserve: { file: "dfu.area", length: ${0x1000 + 2 * slot - 32} } }, storageAddr: 0x10000000`;
+  const layout = `{ slots: [{ addr: 0x10001000, length: ${slot} }, { addr: ${0x10001000 + slot}, length: ${slot} }], reserve: { file: "dfu.area", length: ${2 * slot} } }, storageAddr: 0x10000000`;
   const install = stageFile(dir, runtime.replace("NotecardDFU.pretok", "NotecardDFUInstall.min.js"), "install.js");
-  const reserved = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ layout: ${layout} }); print("FIRST " + require("Storage").list()[0]);`);
-  if (!/FIRST dfu\.area/.test(reserved)) return { total: 0, require: NaN, setup: NaN, peak: NaN, installRequire: NaN, provisionPeak: NaN, state: "reserve failed", out: reserved };
+  const reserved = runEspruino(bin, dir, `Modules.addCached("NotecardDFUInstall", require("fs").readFileSync("${install}")); require("NotecardDFUInstall").reserve({ layout: ${layout} }); print("FIRST " + require("Storage").list().join());`);
+  if (!/FIRST \.boot0,dfu\.area\r?\n/.test(reserved)) return { total: 0, require: NaN, setup: NaN, peak: NaN, installRequire: NaN, provisionPeak: NaN, state: "reserve failed", out: reserved };
   storeFile(bin, dir, runtime, "NotecardDFU");
   storeFile(bin, dir, runtime.replace("NotecardDFU.pretok", "NotecardDFUInstall.pretok"), "NotecardDFUInstall");
   const image = app("2.0.0", imageBytes);

@@ -5,6 +5,7 @@
 import { strict as assert } from "assert";
 import { readdirSync, readFileSync } from "fs";
 import { appImage, SimBoard } from "../../sim/board";
+import { Config, readConfig } from "../../src/slots/config";
 import { check, confirm, device, Install, provision } from "../helpers/device";
 import { add } from "./figures";
 
@@ -17,7 +18,7 @@ describe("Storage compactions over ten updates of the largest application", func
     it(`${profile.name}: never compacts`, function () {
       const board = new SimBoard({ board: profile.name, notecard: { needsDfuMode: true } });
       Install.installBoot(Object.assign(board.ports(), { board: profile.name }));
-      const boot0 = board.storage.read(".boot0") as string, t = JSON.parse(boot0.substring(2, boot0.indexOf("\n"))).t;
+      const t = (readConfig(board.storage) as Config).t;
       const size = Math.min(...profile.layout.slots.map((s: any) => s.length)) - t;
       board.saveApp(appImage("1.0.0", { size: 1000 }));
       provision(board, device(board, "1.0.0"));
