@@ -53,8 +53,8 @@ export interface Natives {
   put(dst: Uint8Array, src: Data, at: number): void;
 }
 
-/** What setup() and the install module take: every port optional, Espruino's built-in by default. */
-export interface PortOptions {
+/** The hardware, as setup() takes it and as the module keeps it. */
+interface Hardware {
   i2c: I2CPort;
   flash: FlashPort;
   storage: StoragePort;
@@ -64,18 +64,15 @@ export interface PortOptions {
   reboot(): void;
   /** E.enableWatchdog(seconds, auto): the trial watchdog is handed to the idle loop on confirm. */
   watchdog(seconds: number, auto: boolean): void;
+}
+
+/** What setup() and the install module take: every port optional, Espruino's built-in by default. */
+export interface PortOptions extends Hardware {
   natives: Natives;
 }
 
 /** The ports as the module keeps them: the natives one level up, under short internal names. */
-export interface Ports {
-  i2c: I2CPort;
-  flash: FlashPort;
-  storage: StoragePort;
-  timers: TimerPort;
-  clock(): number;
-  reboot(): void;
-  watchdog(seconds: number, auto: boolean): void;
+export interface Ports extends Hardware {
   _crc32: Natives["crc32"];
   _atob: Natives["atob"];
   _btoa: Natives["btoa"];

@@ -7,7 +7,7 @@ import { F4_SECTORS_LAYOUT, GEOMETRIES } from "../sim/geometry";
 import { readConfig } from "../src/slots/config";
 import { transitions } from "../src/slots/states";
 import { checkSource } from "../tools/espruino-gate";
-import { check, confirm, device, Install, provision, settle } from "./helpers/device";
+import { check, confirm, device, Install, provision, runsHere, settle } from "./helpers/device";
 
 /** A board running v1 from slot 0 with v2 copied into slot 1 and pending: the next boot tries it. */
 function updated(): SimBoard {
@@ -36,7 +36,7 @@ function trailer(board: SimBoard, i: number): number {
   return c.s[i].a + c.s[i].l - c.t - board.flash.base;
 }
 
-const profiles = readdirSync("boards").map((f) => JSON.parse(readFileSync("boards/" + f, "utf8")));
+const profiles = readdirSync("boards").map((f) => JSON.parse(readFileSync("boards/" + f, "utf8"))).filter((p) => runsHere(p.name));
 
 describe("slots, boot state and selector (built bundle)", function () {
   describe("layouts", function () {
@@ -49,12 +49,12 @@ describe("slots, boot state and selector (built bundle)", function () {
 
     const reserve = JSON.parse(readFileSync("boards/LINUX.json", "utf8")).layout.reserve;
     const unsafe: [string, any, RegExp][] = [
-      ["a slot that does not start on a page", { slots: [{ addr: 0x10000a00, length: 4096 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0 .*not on an erase-page boundary/],
-      ["a slot that does not end on a page", { slots: [{ addr: 0x10000800, length: 1000 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0 .*does not end on an erase-page boundary/],
-      ["overlapping slots", { slots: [{ addr: 0x10000800, length: 8192 }, { addr: 0x10001800, length: 8192 }], reserve }, /slot 1 overlaps slot 0/],
-      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10010800, length: 4096 }], reserve }, /outside flash/],
-      ["a slot no longer than its trailer", { slots: [{ addr: 0x10000800, length: 0 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0: needs addr and a length past its trailer/], ["a Storage-file slot of release 0.1", { slots: [{ file: "dfu.0", length: 8192 }, { addr: 0x10010800, length: 4096 }], reserve }, /slot 0: needs addr/],
-      ["a slot in Storage outside the reservation", { slots: [{ addr: 0x10000800, length: 4096 }, { addr: 0x10030000, length: 4096 }], reserve }, /slot 1 \(0x10030000\+4096\) overlaps Storage .* outside a reservation/]
+      ["a slot that does not start on a page", { slots: [{ addr: 0x10004200, length: 4096 }, { addr: 0x10014000, length: 4096 }], reserve }, /slot 0 .*not on an erase-page boundary/],
+      ["a slot that does not end on a page", { slots: [{ addr: 0x10004000, length: 1000 }, { addr: 0x10014000, length: 4096 }], reserve }, /slot 0 .*does not end on an erase-page boundary/],
+      ["overlapping slots", { slots: [{ addr: 0x10004000, length: 8192 }, { addr: 0x10005000, length: 8192 }], reserve }, /slot 1 overlaps slot 0/],
+      ["a slot outside flash", { slots: [{ addr: 0x20000000, length: 4096 }, { addr: 0x10014000, length: 4096 }], reserve }, /outside flash/],
+      ["a slot no longer than its trailer", { slots: [{ addr: 0x10004000, length: 0 }, { addr: 0x10014000, length: 4096 }], reserve }, /slot 0: needs addr and a length past its trailer/], ["a Storage-file slot of release 0.1", { slots: [{ file: "dfu.0", length: 8192 }, { addr: 0x10014000, length: 4096 }], reserve }, /slot 0: needs addr/],
+      ["a slot in Storage outside the reservation", { slots: [{ addr: 0x10004000, length: 4096 }, { addr: 0x10030000, length: 4096 }], reserve }, /slot 1 \(0x10030000\+4096\) overlaps Storage .* outside a reservation/]
     ];
     for (const [what, layout, problem] of unsafe) {
       it(`refuses ${what}`, function () {
@@ -118,20 +118,20 @@ describe("slots, boot state and selector (built bundle)", function () {
       board.storage.write("app", "an earlier file");
       refuses(board, { board: "LINUX" }, /Storage must begin with \.boot0 and the reservation dfu\.area/);
       assert.throws(() => Install.reserve(Object.assign(board.ports(), { board: "LINUX" })), (e: any) => e.code === "layout" && /Storage is not empty/.test(e.message));
-      refuses(board, { layout: { slots: linux.slots }, storageAddr: 0x10000000 }, /slot 0 \(0x10000800\+65536\) overlaps Storage/);
+      refuses(board, { layout: { slots: linux.slots }, storageAddr: 0x10000000 }, /slot 0 \(0x10004000\+65536\) overlaps Storage/);
 
       const fresh = new SimBoard({ board: "LINUX", setUp: false });
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
       Install.reserve(Object.assign(fresh.ports(), { board: "LINUX" }));
-      // .boot0 fills Storage's first two 1 KB pages up to the reservation's header: its data starts on slot 0's page.
-      assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf(".boot0"), fresh.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x10000000, 0x10000800 - 32], "once, after .boot0");
+      // .boot0 fills Storage's first 16 KB up to the reservation's header: its data starts on slot 0's page.
+      assert.deepEqual([fresh.storage.list(), fresh.storage.addressOf(".boot0"), fresh.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x10000000, 0x10004000 - 32], "once, after .boot0");
       assert.throws(() => Install.reserve(Object.assign(fresh.ports(), { board: "ESP32" })), (e: any) => e.code === "layout" && /reserves nothing/.test(e.message));
       assert.doesNotThrow(() => Install.installBoot(Object.assign(fresh.ports(), { board: "LINUX" })));
       // The reservation must end on a page boundary and cover the slots.
       refuses(fresh, { layout: Object.assign({}, linux, { reserve: { file: "dfu.area", length: linux.reserve.length - 4 } }), storageAddr: 0x10000000 }, /must begin with \.boot0 and the reservation/);
       const wide = JSON.parse(JSON.stringify(linux));
       wide.slots[1].addr += 1024;
-      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /slot 1 \(0x10010c00\+65536\) overlaps Storage/);
+      refuses(fresh, { layout: wide, storageAddr: 0x10000000 }, /slot 1 \(0x10014400\+65536\) overlaps Storage/);
     });
 
     for (const b of profiles.filter((p) => p.layout.reserve)) {
@@ -236,6 +236,13 @@ describe("slots, boot state and selector (built bundle)", function () {
   });
 
   describe("provisioning and the selector", function () {
+    it("boots quietly after reserve() and before provision(): .boot0 holds the selector, no layout yet", function () {
+      const board = new SimBoard();
+      assert.doesNotMatch(board.storage.read(".boot0") as string, /\n\/\/\{/);
+      const b = board.boot();
+      assert.deepEqual([b.ran, b.printed], [null, []]);
+    });
+
     it("moves .bootcde into slot 0, installs .boot0 and boots the app from the slot", function () {
       const board = new SimBoard();
       const app = appImage("1.0.0");
@@ -244,7 +251,7 @@ describe("slots, boot state and selector (built bundle)", function () {
       const info = provision(board, device(board, "1.0.0"));
       assert.deepEqual([info.state, info.slot, info.version], ["confirmed", 0, "1.0.0"]);
       assert.equal(board.storage.read(".bootcde"), undefined);
-      assert.equal(board.flash.read(app.length, 0x10000800).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
+      assert.equal(board.flash.read(app.length, 0x10004000).toString(), new Uint8Array(Buffer.from(app, "latin1")).toString());
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.deepEqual(board.flash.violations, []);
@@ -294,8 +301,8 @@ describe("slots, boot state and selector (built bundle)", function () {
       const board = updated();
       assert.equal(board.boot().ran, "2.0.0");
       confirm(board, device(board, "2.0.0"));
-      board.flash.mem[0x10010800 - 0x10000000 + 10] ^= 0x40;
-      board.flash.mem[0x10000800 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10014000 - 0x10000000 + 10] ^= 0x40;
+      board.flash.mem[0x10004000 - 0x10000000 + 10] ^= 0x40;
       const b = board.boot();
       assert.equal(b.ran, null);
       assert.deepEqual(b.evaluated, [], "nothing evaluated");
@@ -358,7 +365,7 @@ describe("slots, boot state and selector (built bundle)", function () {
   describe("update, trial, confirm and revert", function () {
     // Every profile on its board's geometry, Storage and RAM (sim/geometry.ts, from board-facts.md),
     // with the runtime saved in Storage: v1 and v2 as large as the smaller slot allows.
-    for (const name of readdirSync("boards").map((f) => f.replace(/\.json$/, ""))) {
+    for (const name of profiles.map((p) => p.name)) {
       it(`runs v1 -> v2 (confirmed) -> v3 (never confirmed) -> reverted to v2 on ${name}, v1 and v2 the largest application`, function () {
         const profile = JSON.parse(readFileSync(`boards/${name}.json`, "utf8"));
         const board = new SimBoard({ board: name });
@@ -410,7 +417,7 @@ describe("slots, boot state and selector (built bundle)", function () {
 
     it("reverts at boot when the candidate slot no longer matches its CRC", function () {
       const board = updated();
-      board.flash.mem[0x10010800 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
+      board.flash.mem[0x10014000 - 0x10000000 + 5] ^= 0xff; // slot 1 decays after staging
       const b = board.boot();
       assert.equal(b.ran, "1.0.0");
       assert.deepEqual(b.printed, ["NotecardDFU: 2.0.0 rejected: CRC mismatch at boot"]);

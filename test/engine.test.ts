@@ -6,7 +6,7 @@ import { nodeNatives } from "../sim/natives";
 import { resolve } from "path";
 import { appImage, packageRoot, SimBoard } from "../sim/board";
 import { PowerCut } from "../sim/power";
-import { check, confirm, device, provision } from "./helpers/device";
+import { check, confirm, device, provision, runsHere } from "./helpers/device";
 import { schemaDir, validateExchange } from "./helpers/schema";
 
 function bytes(src: string): Uint8Array {
@@ -39,7 +39,7 @@ describe("update engine (built bundle)", function () {
   describe("resume after a host reset", function () {
     // 1536-byte chunks end inside LINUX's 1 KiB pages: the journal then holds the last whole page.
     // A resume point every 4 KiB: the trailer's sixteen then cover the image. JOLTJS: 4 KiB pages.
-    for (const [name, pct, size, chunk] of [["LINUX", 30, 40000, 2048], ["LINUX", 60, 40000, 2048], ["LINUX", 99, 40000, 2048], ["LINUX", 50, 40000, 1536], ["JOLTJS", 60, 40000, 2048]] as [string, number, number, number][]) {
+    for (const [name, pct, size, chunk] of [["LINUX", 30, 40000, 2048], ["LINUX", 60, 40000, 2048], ["LINUX", 99, 40000, 2048], ["LINUX", 50, 40000, 1536], ["JOLTJS", 60, 40000, 2048]].filter(([name]) => runsHere(name as string)) as [string, number, number, number][]) {
       it(`continues from the last committed page after a reset at ${pct} % (${name}, ${chunk}-byte chunks)`, function () {
         const { board, src } = ready({ board: name, size, notecard: { needsDfuMode: true, dfuEntryMs: 2000 } });
         const total = src.length;
@@ -67,7 +67,7 @@ describe("update engine (built bundle)", function () {
 
     // The default spacing: a resume point at the first page or 4 KiB of a file at least 16 KiB
     // past the last; on a Storage file the resumed copy finds up to 16 KiB already written.
-    for (const name of ["LINUX", "JOLTJS"]) {
+    for (const name of ["LINUX", "JOLTJS"].filter(runsHere)) {
       it(`with the default spacing, resumes from the last point 16 KiB apart (${name})`, function () {
         const { board } = ready({ board: name, size: 40000 });
         const dfu = device(board, "1.0.0", { resumeEvery: undefined, chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= 30000) board.rail.down = true; } });
@@ -87,7 +87,7 @@ describe("update engine (built bundle)", function () {
         const { board } = ready({ size: 40000 });
         let records = 0;
         const write = board.flash.write.bind(board.flash);
-        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) records++; return write(data, addr); };
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10024000 - 200) records++; return write(data, addr); };
         assert.equal(check(board, device(board, "1.0.0", { resumeEvery, chunkSize: 2048 })).result.state, "updated");
         return records;
       };
@@ -105,7 +105,7 @@ describe("update engine (built bundle)", function () {
       const dfu = device(board, "1.0.0", { chunkSize: 2048, onProgress: (p: any) => { if (p.offset >= src.length / 2) board.rail.down = true; } });
       assert.throws(() => check(board, dfu), PowerCut);
       board.boot();
-      board.flash.mem[0x10010800 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
+      board.flash.mem[0x10014000 - 0x10000000 + 100] ^= 0x01; // a committed byte decays
       const events: string[] = [];
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048, onEvent: (t: string) => events.push(t) }));
       assert.equal(err, null);
@@ -116,6 +116,23 @@ describe("update engine (built bundle)", function () {
   });
 
   describe("DFU mode", function () {
+    it("journals the download before hub.set mode:dfu: after a reset just then, the next cycle leaves DFU mode even with no image left", function () {
+      const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
+      board.card.mutate = (req: any, rsp: any) => {
+        if (req.req === "hub.set" && req.mode === "dfu") board.rail.down = true;
+        return rsp;
+      };
+      assert.throws(() => check(board, device(board, "1.0.0")), PowerCut);
+      board.boot();
+      assert.equal(board.card.hubMode, "dfu", "the card entered DFU mode before the reset");
+      board.card.mutate = undefined;
+      board.card.stage(null); // Notehub withdrew the image meanwhile
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.equal(err, null);
+      assert.equal(result.state, "idle");
+      assert.equal(board.card.hubMode, "periodic", "DFU mode left");
+    });
+
     it("does not send hub.set mode:dfu when dfu.get already works, and still leaves DFU mode after the copy", function () {
       const { board } = ready({ notecard: { needsDfuMode: false } });
       const { result } = check(board, device(board, "1.0.0"));
@@ -174,8 +191,8 @@ describe("update engine (built bundle)", function () {
   describe("flash and record integrity", function () {
     it("reads every write back: a bit that does not program fails the cycle cleanly, and the next one completes", function () {
       const { board } = ready({ size: 8000 });
-      // A bit in slot 1 (0x10010800 on LINUX) that will not program at the next write there.
-      board.flash.stuck.push({ addr: 0x10010800 + 1500, mask: 0x10, times: 1 });
+      // A bit in slot 1 (0x10014000 on LINUX) that will not program at the next write there.
+      board.flash.stuck.push({ addr: 0x10014000 + 1500, mask: 0x10, times: 1 });
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -311,7 +328,7 @@ describe("update engine (built bundle)", function () {
       const erased: number[] = [], erase = board.flash.erasePage.bind(board.flash);
       board.flash.erasePage = (addr: number) => { erased.push(addr); return erase(addr); };
       assert.equal(check(board, device(board, "1.0.0", { chunkSize: 1536 })).result.state, "updated");
-      const slot = { addr: 0x10010800, length: 65536 }, record = 0x10020800 - 1024;
+      const slot = { addr: 0x10014000, length: 65536 }, record = 0x10024000 - 1024;
       const inSlot = erased.filter((a) => a >= slot.addr && a < slot.addr + slot.length);
       // The pages the image takes, and the trailer's page (before the header).
       assert.equal(inSlot.length, Math.ceil(20000 / 1024) + 1, `slot pages erased: ${inSlot.map((a) => a.toString(16)).join(" ")}`);
@@ -323,7 +340,7 @@ describe("update engine (built bundle)", function () {
     it("journals once per committed page, not once per chunk", function () {
       const { board, src } = ready({ size: 20000 });
       const total = src.length, writes: number[] = [], write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) writes.push(addr); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10024000 - 200) writes.push(addr); return write(data, addr); };
       const progress: any[] = [];
       const { result } = check(board, device(board, "1.0.0", { chunkSize: 512, onProgress: (p: any) => progress.push(p) }));
       assert.equal(result.state, "updated");
@@ -433,7 +450,7 @@ describe("update engine (built bundle)", function () {
       // Power fails right after the resume point that says the whole image is in the slot.
       board.flash.write = (data: any, addr: number) => {
         write(data, addr);
-        if (addr >= 0x10020800 - 200 && data.length === 8 && Buffer.from(data).readUInt32LE(0) === total) board.rail.down = true;
+        if (addr >= 0x10024000 - 200 && data.length === 8 && Buffer.from(data).readUInt32LE(0) === total) board.rail.down = true;
       };
       assert.throws(() => check(board, device(board, "1.0.0", { chunkSize: 2048 })), PowerCut);
       board.flash.write = write;
@@ -556,11 +573,11 @@ describe("update engine (built bundle)", function () {
         const write = board.flash.write.bind(board.flash);
         let records = 0, total = 0;
         // Count the record writes of a clean run first, then fail the nth (0: the last, "verified").
-        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
+        board.flash.write = (data: any, addr: number) => { if (addr >= 0x10024000 - 200) { records++; if (records === (nth || total)) throw new Error("Flash write failed"); } return write(data, addr); };
         if (!nth) {
           const probe = ready({ size: 6000, notecard: { needsDfuMode: true, dfuEntryMs: 0 } }).board;
           const w = probe.flash.write.bind(probe.flash);
-          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) total++; return w(data, addr); };
+          probe.flash.write = (data: any, addr: number) => { if (addr >= 0x10024000 - 200) total++; return w(data, addr); };
           check(probe, device(probe, "1.0.0", { chunkSize: 2048 }));
         }
         const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 2048 }));
@@ -576,7 +593,7 @@ describe("update engine (built bundle)", function () {
       const { board } = ready({ version: "0.9.0" });
       const write = board.flash.write.bind(board.flash);
       let records = 0;
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - 200) records++; return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10024000 - 200) records++; return write(data, addr); };
       const { result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "failed");
       assert.equal(records, 0);
@@ -629,7 +646,7 @@ describe("update engine (built bundle)", function () {
       let fail = true;
       board.flash.write = (data: any, addr: number) => {
         // The reported mark: word 15 of the confirmed slot's trailer (slot 1).
-        if (fail && addr === 0x10020800 - 200 + 36 + 4 * 6) { fail = false; throw new Error("Flash write failed"); }
+        if (fail && addr === 0x10024000 - 200 + 36 + 4 * 6) { fail = false; throw new Error("Flash write failed"); }
         return write(data, addr);
       };
       const { err, result } = check(board, device(board, "2.0.0"));
@@ -668,7 +685,7 @@ describe("update engine (built bundle)", function () {
   });
 
   describe("slot writer and trailers", function () {
-    const SLOT = [0x10000800 - 0x10000000, 0x10010800 - 0x10000000], LEN = 65536, T = 200;
+    const SLOT = [0x10004000 - 0x10000000, 0x10014000 - 0x10000000], LEN = 65536, T = 200;
     /** An application of exactly `size` bytes. */
     const exact = (version: string, size: number) => { const a = appImage(version, { size }); return a + " ".repeat(size - a.length); };
     const held = (board: SimBoard, slot: number, src: string) => Buffer.from(board.flash.mem.subarray(SLOT[slot], SLOT[slot] + src.length)).toString("latin1") === src;
@@ -740,7 +757,7 @@ describe("update engine (built bundle)", function () {
     it("fails the cycle cleanly, with the flash's own words, when a slot page cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10010800 + 2048 && addr < 0x10020800 - T) throw new Error("Flash write timeout"); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10014000 + 2048 && addr < 0x10024000 - T) throw new Error("Flash write timeout"); return write(data, addr); };
       const { err, result } = check(board, device(board, "1.0.0", { chunkSize: 1024 }));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");
@@ -752,7 +769,7 @@ describe("update engine (built bundle)", function () {
     it("fails the cycle cleanly when the trailer cannot be written", function () {
       const { board } = ready();
       const write = board.flash.write.bind(board.flash);
-      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10020800 - T) throw new Error("Flash write failed"); return write(data, addr); };
+      board.flash.write = (data: any, addr: number) => { if (addr >= 0x10024000 - T) throw new Error("Flash write failed"); return write(data, addr); };
       const { err, result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "retry");
       assert.equal(err.code, "flash");

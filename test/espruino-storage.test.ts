@@ -24,7 +24,7 @@ describe("the LINUX reservation on the Espruino interpreter: Storage filled, era
     assert.match(out, /PROVISIONED confirmed/, out);
 
     // The slots and their trailers: whole pages 1..128 of the reservation.
-    const area = `E.CRC32(require("Flash").read(0x20000, 0x10000800))`;
+    const area = `E.CRC32(require("Flash").read(0x20000, 0x10004000))`;
     const before = /AREA (\d+)/.exec(step(`print("AREA " + ${area});`));
     assert.ok(before, "area CRC read");
     out = step(`var S = require("Storage"), i;

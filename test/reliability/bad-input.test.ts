@@ -74,7 +74,7 @@ const CASES: Case[] = [
   { name: "a response larger than the receive buffer", arrange: (b) => { b.card.mutate = (req, rsp) => (status(req) && rsp.body ? Object.assign({}, rsp, { body: Object.assign({}, rsp.body, { notes: "x".repeat(9000) }) }) : rsp); }, state: "retry", error: /response larger than/ },
   { name: "a response to a different request", arrange: (b) => { b.card.mutateRaw = (req, raw) => (status(req) ? raw.replace(/"crc":"[0-9A-Fa-f]{4}:/, '"crc":"7777:') : raw); }, state: "retry", error: /response to another request/ },
   { name: "the target slot's trailer full of garbage", arrange: (b) => {
-    for (let i = 0; i < 200; i++) b.flash.mem[0x10020800 - 200 - 0x10000000 + i] = (i * 131 + 7) & 0xff;
+    for (let i = 0; i < 200; i++) b.flash.mem[0x10024000 - 200 - 0x10000000 + i] = (i * 131 + 7) & 0xff;
   }, state: "updated", error: /^$/ }
 ];
 
@@ -107,7 +107,7 @@ describe("bad-input catalogue", function () {
   it("a slot whose CRC no longer matches at boot: the selector falls back and it is reported", function () {
     const board = ready({ name: "", state: "" , error: /x/ });
     check(board, device(board, "1.0.0"));
-    board.flash.mem[0x10010800 - 0x10000000 + 10] ^= 0x40;
+    board.flash.mem[0x10014000 - 0x10000000 + 10] ^= 0x40;
     assert.equal(board.boot().ran, "1.0.0");
     check(board, device(board, "1.0.0"));
     assert.ok(board.card.reports.some((r) => /rejected 2\.0\.0: CRC mismatch at boot/.test(String(r.req.err))));
@@ -121,7 +121,7 @@ describe("bad-input catalogue", function () {
     let done = false;
     dfu.confirm(() => { done = true; });
     board.clock.runUntil(() => done);
-    board.flash.mem[0x10010800 - 0x10000000 + 10] ^= 0x40;
+    board.flash.mem[0x10014000 - 0x10000000 + 10] ^= 0x40;
     const b = board.boot();
     assert.equal(b.ran, "1.0.0");
     assert.ok(b.printed.some((p) => /slot 1 fails its CRC$/.test(p)), b.printed.join("\n"));
@@ -129,7 +129,7 @@ describe("bad-input catalogue", function () {
 
   it("both trailers of garbage: a clear 'not provisioned' error", function () {
     const board = ready({ name: "", state: "", error: /x/ });
-    for (const end of [0x10010800, 0x10020800]) for (let i = 0; i < 200; i++) board.flash.mem[end - 200 - 0x10000000 + i] = (i * 17 + 3) & 0xff;
+    for (const end of [0x10014000, 0x10024000]) for (let i = 0; i < 200; i++) board.flash.mem[end - 200 - 0x10000000 + i] = (i * 17 + 3) & 0xff;
     const { err, result } = check(board, device(board, "1.0.0"));
     assert.equal(result.state, "unprovisioned");
     assert.match(err.message, /not provisioned/);
