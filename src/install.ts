@@ -219,13 +219,17 @@ function store(p: Ports, cfg: Config): string {
  */
 export function reserve(options: InstallOptions) {
   var p = resolvePorts(options), prof = profile(options.board), layout = options.layout || (prof && prof.layout);
-  var res = layout && layout.reserve, st = p.storage.getStats(), area: FlashArea | null, lead: number;
+  var res = layout && layout.reserve, st = p.storage.getStats(), area: FlashArea | null, lead = Infinity, i: number, a: number;
   if (!res) throw fault("layout", "this layout reserves nothing");
   if (p.storage.read(res.file) !== undefined) return;
   if (st.fileCount + st.trashCount) throw fault("layout", "reserve: Storage is not empty; erase it first (require(\"Storage\").eraseAll())");
   area = storageArea(options, p, (options.memory || memory)(), prof);
   if (!area) throw fault("layout", "reserve: where Storage lies is unknown (give storageAddr)");
-  lead = Math.min((layout as Layout).slots[0].addr, (layout as Layout).slots[1].addr) - area.addr - 2 * FILE_HEADER;
+  // The reservation's data begins at the lowest slot inside Storage (a raw slot elsewhere does not count).
+  for (i = 0; i < 2; i++) {
+    a = (layout as Layout).slots[i].addr - area.addr;
+    if (a >= 0 && a < area.length) lead = Math.min(lead, a - 2 * FILE_HEADER);
+  }
   if (!(lead >= HEAD.length + LINE_ROOM && lead % 4 === 0)) throw fault("layout", "reserve: the slots must begin at least " + (HEAD.length + LINE_ROOM + 2 * FILE_HEADER) + " bytes into Storage, on a word, to leave room for .boot0 (they begin " + (lead + 2 * FILE_HEADER) + " bytes in)");
   p.storage.write(BOOT_FILE, HEAD, 0, lead);
   p.storage.write(res.file, "\xff", 0, res.length);

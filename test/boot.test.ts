@@ -94,6 +94,14 @@ describe("slots, boot state and selector (built bundle)", function () {
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "PICO" })));
     });
 
+    it("reserves from the lowest slot inside Storage: a raw slot below Storage does not count (ESP32: 0x310000 raw, slot 1 in a reservation)", function () {
+      const board = new SimBoard({ board: "ESP32" });
+      const layout = { slots: [{ addr: 0x310000, length: 32768 }, { addr: 0x321000, length: 32768 }], reserve: { file: "dfu.area", length: 32768 } };
+      Install.reserve(Object.assign(board.ports(), { layout, storageAddr: 0x320000 }));
+      assert.deepEqual([board.storage.list(), board.storage.addressOf(".boot0"), board.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x320000, 0x321000 - 32]);
+      assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { layout, storageAddr: 0x320000 })));
+    });
+
     it("needs to know where Storage is: a layout without a board on a build that does not say is refused", function () {
       const board = new SimBoard({ board: "ESP32" });
       const layout = JSON.parse(readFileSync("boards/ESP32.json", "utf8")).layout;
