@@ -28,7 +28,7 @@ describe("the LINUX reservation on the Espruino interpreter: Storage filled, era
     const before = /AREA (\d+)/.exec(step(`print("AREA " + ${area});`));
     assert.ok(before, "area CRC read");
     out = step(`var S = require("Storage"), i;
-      for (i = 0; i < 5; i++) S.write("fill" + i, new Uint8Array(20000).fill(48 + i));
+      for (i = 0; i < 5; i++) S.write("fill" + i, new Uint8Array(16000).fill(48 + i));
       S.erase("fill0"); S.erase("fill2"); S.erase("fill4");
       var st = S.getStats(); print("TRASH " + st.trashCount + " FREE " + st.freeBytes);
       S.write("big", new Uint8Array(st.freeBytes + 10000).fill(66));
