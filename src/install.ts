@@ -215,14 +215,13 @@ function store(p: Ports, cfg: Config): string {
  * erased Storage, before anything else is saved: .boot0 first, holding the selector and sized so
  * that the reservation's header ends where the slots' first page begins, then the reservation.
  * Throws a layout fault when Storage already holds other files; does nothing when the reservation
- * is there.
+ * is there, and after a power cut between the two writes carries on from the .boot0 it finds.
  */
 export function reserve(options: InstallOptions) {
   var p = resolvePorts(options), prof = profile(options.board), layout = options.layout || (prof && prof.layout);
-  var res = layout && layout.reserve, st = p.storage.getStats(), area: FlashArea | null, lead = Infinity, i: number, a: number;
+  var res = layout && layout.reserve, st = p.storage.getStats(), area: FlashArea | null, lead = Infinity, i: number, a: number, b: string | undefined;
   if (!res) throw fault("layout", "this layout reserves nothing");
   if (p.storage.read(res.file) !== undefined) return;
-  if (st.fileCount + st.trashCount) throw fault("layout", "reserve: Storage is not empty; erase it first (require(\"Storage\").eraseAll())");
   area = storageArea(options, p, (options.memory || memory)(), prof);
   if (!area) throw fault("layout", "reserve: where Storage lies is unknown (give storageAddr)");
   // The reservation's data begins at the lowest slot inside Storage (a raw slot elsewhere does not count).
@@ -230,8 +229,12 @@ export function reserve(options: InstallOptions) {
     a = (layout as Layout).slots[i].addr - area.addr;
     if (a >= 0 && a < area.length) lead = Math.min(lead, a - 2 * FILE_HEADER);
   }
-  if (!(lead >= HEAD.length + LINE_ROOM && lead % 4 === 0)) throw fault("layout", "reserve: the slots must begin at least " + (HEAD.length + LINE_ROOM + 2 * FILE_HEADER) + " bytes into Storage, on a word, to leave room for .boot0 (they begin " + (lead + 2 * FILE_HEADER) + " bytes in)");
-  p.storage.write(BOOT_FILE, HEAD, 0, lead);
+  if (!(lead >= HEAD.length + LINE_ROOM && lead % 4 === 0)) throw fault("layout", "reserve: .boot0 needs the slots " + (HEAD.length + LINE_ROOM + 2 * FILE_HEADER) + " bytes into Storage, on a word (they are " + (lead + 2 * FILE_HEADER) + ")");
+  b = p.storage.read(BOOT_FILE);
+  if (!(st.fileCount === 1 && !st.trashCount && b && b.length === lead && !b.indexOf(HEAD))) {
+    if (st.fileCount + st.trashCount) throw fault("layout", "reserve: Storage is not empty; erase it first (require(\"Storage\").eraseAll())");
+    p.storage.write(BOOT_FILE, HEAD, 0, lead);
+  }
   p.storage.write(res.file, "\xff", 0, res.length);
 }
 

@@ -94,6 +94,28 @@ describe("slots, boot state and selector (built bundle)", function () {
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "PICO" })));
     });
 
+    it("reserve() carries on after a power cut between .boot0 and the reservation, and refuses any other file", function () {
+      const board = new SimBoard({ board: "LINUX", setUp: false });
+      let cut = 0;
+      // A cut right after .boot0: the reservation's write never happens.
+      const storage = Object.create(board.storage, { write: { value: (n: string, d: any, o?: number, s?: number) => {
+        if (n === "dfu.area" && !cut++) throw new Error("power cut");
+        return board.storage.write(n, d, o, s);
+      } } });
+      assert.throws(() => Install.reserve(Object.assign(board.ports(), { board: "LINUX", storage })), /power cut/);
+      assert.deepEqual(board.storage.list(), [".boot0"]);
+      Install.reserve(Object.assign(board.ports(), { board: "LINUX" }));
+      assert.deepEqual([board.storage.list(), board.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x10004000 - 32]);
+      assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { board: "LINUX" })));
+      // .boot0 alone but not the one reserve() writes, or beside another file: refused.
+      const again = () => Install.reserve(Object.assign(board.ports(), { board: "LINUX" }));
+      for (const other of [() => board.storage.write(".boot0", "print(1)"), () => { again(); board.storage.erase("dfu.area"); board.storage.write("app", "x"); }]) {
+        board.storage.eraseAll();
+        other();
+        assert.throws(again, /Storage is not empty/);
+      }
+    });
+
     it("reserves from the lowest slot inside Storage: a raw slot below Storage does not count (ESP32: 0x310000 raw, slot 1 in a reservation)", function () {
       const board = new SimBoard({ board: "ESP32" });
       const layout = { slots: [{ addr: 0x310000, length: 32768 }, { addr: 0x321000, length: 32768 }], reserve: { file: "dfu.area", length: 32768 } };
