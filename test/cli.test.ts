@@ -34,8 +34,12 @@ describe("notecard-dfu CLI", function () {
       const pico = run("demo", "--faults");
       assert.equal(pico.code, 0, pico.out);
       assert.match(pico.out, /POWER CUT/);
-      assert.match(pico.out, /slot 1 is one 16 KB erase page: after the power cut the copy started again/);
+      assert.match(pico.out, /the copy at or past slot 1's last erase page \(from 0\), which holds its trailer: it started again/);
       assert.match(pico.out, /OK: v2 installed and confirmed/);
+      // Two 4 KB pages a slot: the only resume point is the trailer page's start, journaled after the cut.
+      const puck = run("demo", "--faults", "--board", "PUCKJS");
+      assert.equal(puck.code, 0, puck.out);
+      assert.match(puck.out, /the power cut came at offset 4096, the copy at or past slot 1's last erase page \(from 4096\)/);
       const linux = run("demo", "--faults", "--board", "LINUX");
       assert.equal(linux.code, 0, linux.out);
       assert.match(linux.out, /resume [1-9]\d*/);

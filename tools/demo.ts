@@ -56,7 +56,7 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void, bar
     faultsInjected: {}, boots: 0, notehub: []
   };
 
-  let cutPending = o.faults;
+  let cutPending = o.faults, cutAt = -1;
   let copyStarted = 0;
   const setup = (version: string) => NotecardDFU.setup(Object.assign(board.ports(), {
     // A resume point every 4 KiB (the default is 16 KiB): the demo's short image then has some.
@@ -70,6 +70,7 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void, bar
       bar(`${t()} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(pct).padStart(3)} % ${p.offset}/${p.total} B ${p.bytesPerSecond} B/s ETA ${eta.toFixed(0)} s`, pct);
       if (cutPending && p.offset >= p.total / 2) {
         cutPending = false;
+        cutAt = p.offset;
         board.rail.down = true; // the board loses power mid-copy
       }
     }
@@ -159,10 +160,13 @@ export async function runDemo(o: DemoOptions, print: (line: string) => void, bar
   summary.faultsInjected = board.card.injected as { [k: string]: number };
   summary.notehub = board.card.reports.map((x) => x.req);
   const info = setup(running).info();
-  // A slot of one erase page (the Pico's 16 KB sector) resumes only once complete: the copy starts again.
-  const slot1 = profile.layout.slots[1], onePage = board.flash.getPage(slot1.addr)!.length >= slot1.length;
-  if (o.faults && onePage) say(`slot 1 is one ${slot1.length / 1024} KB erase page: after the power cut the copy started again`);
-  summary.ok = goal && (!o.faults || (summary.powerCuts === 1 && (summary.resumedAt !== null || onePage))) && board.card.hubMode !== "dfu";
+  // A copy that has reached slot 1's last erase page, which holds its trailer, resumes only once
+  // complete (the resume point at that page's start is journaled after the progress report the
+  // cut comes from): cut there (always, on a slot of one page such as the Pico's 16 KB sector, and
+  // on two-page slots such as the Puck.js's), it starts again.
+  const slot1 = profile.layout.slots[1], tail = board.flash.getPage(slot1.addr + slot1.length - 1)!.addr - slot1.addr, again = cutAt >= tail;
+  if (o.faults && again) say(`the power cut came at offset ${cutAt}, the copy at or past slot 1's last erase page (from ${tail}), which holds its trailer: it started again`);
+  summary.ok = goal && (!o.faults || (summary.powerCuts === 1 && (summary.resumedAt !== null || again))) && board.card.hubMode !== "dfu";
   say(`running ${running}; boot state: ${JSON.stringify(info)}; Notecard sync mode: ${board.card.hubMode}`);
   say("what Notehub recorded (dfu.status from the host):");
   for (const r of summary.notehub) say("  " + JSON.stringify(r));
