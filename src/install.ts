@@ -12,7 +12,6 @@ import { append, AT, createStore, load, MARK, markAt, Store, storeStep } from ".
 import { BOOT_FILE, Config, Layout, readConfig, SlotSpec } from "./slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "./slots/slot-writer";
 
-
 /** A boards/ profile, reduced to what provisioning needs. */
 export interface Profile {
   layout: Layout;
@@ -238,7 +237,7 @@ export function reserve(options: InstallOptions) {
   p.storage.write(res.file, "\xff", 0, res.length);
 }
 
-/** Checks the layout and installs the selector with it (.boot0); returns the selector. Throws a layout fault. */
+/** Checks the layout and installs the selector with it (.boot0); returns .boot0's text. Throws a layout fault. */
 export function installBoot(options: InstallOptions): string {
   var p = resolvePorts(options);
   return store(p, configure(options, p));
