@@ -78,6 +78,7 @@ export function setup(options: SetupOptions) {
   var p = resolvePorts(options), given = readConfig(p.storage);
   var chunk = options.chunkSize || (given && (given as Config).k) || 4096, t = transportOptions(options.transport);
   if (!(chunk >= 256 && chunk <= 8192 && chunk % 4 === 0)) throw fault("layout", "chunkSize: 256..8192, multiple of 4");
+  if (options.verifyMd5 && !options.md5) throw fault("layout", "verifyMd5 needs NotecardDFUMD5");
   if (options.address) t[0] = options.address;
   // Defaults where an option is not given (0 is a value).
   var o: any = { retries: 5, retryDelayMs: 500, version: "0.0.0", dfuWaitMs: 120000, keepAliveMs: 600000, chunkRetries: 5, resumeEvery: RESUME_EVERY };

@@ -378,21 +378,30 @@ describe("update engine (built bundle)", function () {
       assert.equal(requests(crc, "dfu.status", (r) => !r.stop).length, 1, "with the crc field, once");
     });
 
-    it("with verifyMd5, checks the whole image against body.md5 in either case, needs the add-on, and skips a body without one", function () {
+    it("with verifyMd5, checks the whole image against body.md5 in either case, needs the add-on from setup() on, and skips a body without one", function () {
       const { board, src } = ready();
       const md5 = require("crypto").createHash("md5").update(Buffer.from(src, "latin1")).digest("hex");
       board.card.mutate = (req: any, rsp: any) => (req.req === "dfu.status" && rsp.body ? Object.assign({}, rsp, { body: Object.assign({}, rsp.body, { md5: md5.toUpperCase() }) }) : rsp);
       const upper = check(board, device(board, "1.0.0", { verifyMd5: true }));
       assert.equal(upper.result.state, "updated", upper.err && upper.err.message);
       const bare = ready().board;
-      const without = check(bare, device(bare, "1.0.0", { verifyMd5: true, md5: undefined }));
-      assert.equal(without.err.code, "refused");
-      assert.equal(without.err.message, "verifyMd5 needs NotecardDFUMD5");
-      assert.equal(without.result.state, "retry");
+      assert.throws(() => device(bare, "1.0.0", { verifyMd5: true, md5: undefined }), (e: any) => e.code === "layout" && e.message === "verifyMd5 needs NotecardDFUMD5");
+      assert.equal(bare.card.log.length, 0, "nothing asked of the card");
       assert.ok(bare.card.image);
       const none = ready().board;
       none.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.status" && rsp.body) delete rsp.body.md5; return rsp; };
-      assert.equal(check(none, device(none, "1.0.0", { verifyMd5: true, md5: undefined })).result.state, "updated");
+      assert.equal(check(none, device(none, "1.0.0", { verifyMd5: true })).result.state, "updated");
+    });
+
+    it("reports a ready card whose dfu.status has no body once a second answer agrees", function () {
+      const { board } = ready();
+      board.card.mutate = (req: any, rsp: any) => { if (req.req === "dfu.status") delete rsp.body; return rsp; };
+      const { err, result } = check(board, device(board, "1.0.0"));
+      assert.deepEqual([result.state, err.code, err.message], ["failed", "refused", "image description incomplete"]);
+      assert.equal(requests(board, "dfu.status", (r) => !r.stop).length, 2, "asked twice");
+      assert.ok(board.card.reports.some((r: any) => r.req.stop && r.req.err === "image description incomplete"), "reported and dropped");
+      assert.equal(requests(board, "dfu.get").length, 0);
+      assertIntact(board);
     });
 
     it("drops a bad image only when a second dfu.status still describes it, and then ends the copy's journal", function () {

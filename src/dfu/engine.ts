@@ -69,9 +69,9 @@ export interface Engine {
   /** Result of the last request, append or write: error and value. */
   _e: Fault | null;
   _v: any;
+  /** The cycle's first dfu.status answer. */
   _rsp: Response;
   _rec: BootState;
-  _body: Response;
   _img: ImageRef;
   /** the card is, or may be, in DFU mode for this download: leave it at the end */
   _entered: boolean;
@@ -101,9 +101,9 @@ export interface Engine {
 
 /** The phases, the hot ones first (the switch tests them in order). */
 export const enum P {
-  Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Again, Gates, Resumed, Fresh, Probe,
+  Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Gates, Resumed, Fresh, Probe,
   ProbeRsp, Enter, Entering, EnterRsp, Complete, Verify, Staged, Stopped,
-  FailRsp, Rejected, Finish, Done, Idle
+  Recheck, Rejected, Finish, Done, Idle
 }
 
 /**
@@ -178,8 +178,7 @@ function go(d: Engine, next: P, ms?: number) {
     /* Status */ 1 << P.StatusRsp,
     /* StatusRsp */ 1 << P.Reported | 1 << P.Checked,
     /* Reported */ 1 << P.Checked,
-    /* Checked */ 1 << P.Again | 1 << P.Gates,
-    /* Again */ 1 << P.Gates,
+    /* Checked */ 1 << P.Recheck | 1 << P.Gates,
     /* Gates */ 1 << P.Resumed | 1 << P.Fresh | 1 << P.Stopped | 1 << P.Finish,
     /* Resumed */ 1 << P.Probe | 1 << P.Fresh,
     /* Fresh */ 1 << P.Probe,
@@ -192,7 +191,7 @@ function go(d: Engine, next: P, ms?: number) {
     /* Verify */ 1 << P.Staged | 1 << P.Fresh,
     /* Staged */ 1 << P.Stopped,
     /* Stopped */ 0,
-    /* FailRsp */ 1 << P.Rejected,
+    /* Recheck */ 1 << P.Gates | 1 << P.Rejected,
     /* Rejected */ 1 << P.Finish
   ][d._ph];
   if (!((flow >> next) & 1)) throw Error("phase " + d._ph + " > " + next + " not in the table");
@@ -327,13 +326,9 @@ function phase(d: Engine) {
       d._rec = (d._st as Store)._latest as BootState;
       if (rsp.mode !== "ready" || d._c._crc) return go(d, P.Gates);
       // Without the transport crc a flipped bit could change the image's description: act only
-      // on two identical answers, and check every chunk with the MD5 add-on.
+      // on two identical answers (Recheck), and check every chunk with the MD5 add-on.
       if (!o._md5) return fail(d, "refused", "no crc: needs NotecardDFUMD5");
-      return ask(d, { req: "dfu.status" }, P.Again);
-
-    case P.Again:
-      if (e || v.mode !== rsp.mode || JSON.stringify(v.body) !== JSON.stringify(rsp.body)) return fail(d, "io", "two dfu.status answers disagree");
-      return go(d, P.Gates);
+      return ask(d, { req: "dfu.status" }, P.Recheck);
 
     case P.Gates:
       res.state = rsp.mode || "idle";
@@ -347,7 +342,7 @@ function phase(d: Engine) {
       }
       if (rsp.mode === "error") res.error = String(rsp.status || "DFU error");
       if (rsp.mode !== "ready") return finish(d, null);
-      x = d._body = rsp.body || {};
+      x = rsp.body || {};
       // body.version: a version string, or the firmware::info JSON text Notehub scanned from the image.
       text = x.version === undefined || x.version === null ? "" : String(x.version);
       if (text.charAt(0) === "{") {
@@ -454,10 +449,8 @@ function phase(d: Engine) {
         event(d, text + "; copying it again");
         return go(d, P.Fresh);
       }
-      if (o._verifyMd5 && typeof d._body.md5 === "string") {
-        if (!o._md5) return fail(d, "refused", "verifyMd5 needs NotecardDFUMD5");
-        if (o._md5.hex(p.flash.read(img.l, (d._cfg as Config).s[img.s].a)) !== d._body.md5.toLowerCase()) return fail(d, "refused", "image MD5 mismatch", 1);
-      }
+      // The add-on's whole-image check (setup() made sure it is there).
+      if (o._verifyMd5 && (text = (o._md5 as Md5AddOn).image(p.flash.read(img.l, (d._cfg as Config).s[img.s].a), rsp.body.md5))) return fail(d, "refused", text, 1);
       event(d, "verified");
       go(d, P.Staged, -1);
       append(d._st as Store, "verified", null, d._tick);
@@ -474,10 +467,13 @@ function phase(d: Engine) {
       finish(d, null);
       return void p.timers.set(p.reboot, 10);
 
-    case P.FailRsp:
-      text = (d._fail as Fault).message;
-      if (e || v.mode !== "ready" || JSON.stringify(v.body) !== JSON.stringify(d._body)) return fail(d, "io", text + " (not confirmed by a second dfu.status)");
-      return ask(d, { req: "dfu.status", stop: true, err: text }, P.Rejected);
+    case P.Recheck:
+      // A second dfu.status must describe the same ready image: before acting on a card without
+      // crc (no failure yet), and before dropping the image for a definitive failure.
+      x = d._fail;
+      if (e || v.mode !== "ready" || JSON.stringify(v.body) !== JSON.stringify(rsp.body)) return fail(d, "io", x ? x.message + " (not confirmed by a second dfu.status)" : "two dfu.status answers disagree");
+      if (!x) return go(d, P.Gates);
+      return ask(d, { req: "dfu.status", stop: true, err: x.message }, P.Rejected);
 
     case P.Rejected:
       x = load(d._st as Store);
@@ -513,7 +509,7 @@ function fail(d: Engine, code: string, text: string, definitive?: number) {
   if (!definitive) return finish(d, d._fail);
   // Dropping the Notecard's image is final: first read its description again. A corrupted answer
   // (cards without crc) or an image Notehub replaced meanwhile makes this transient.
-  d._ph = P.FailRsp;
+  d._ph = P.Recheck;
   request(d._c, { req: "dfu.status" }, d._tick, 2);
 }
 

@@ -1,13 +1,14 @@
 // NotecardDFUMD5: MD5 (RFC 1321) in ES5, an optional add-on to NotecardDFU for Notecards that do not
 // send the transport crc (firmware before mid-2023): each chunk is then checked against the MD5 in
-// dfu.get's `status`; also the whole image's MD5 (setup's verifyMd5). Espruino has no native MD5
+// dfu.get's `status`, and two dfu.status answers must agree; also the whole image's MD5 (setup's
+// verifyMd5). Espruino has no native MD5
 // (espruino-platform.md §5.3); it runs per 64-byte block, so it costs far more than E.CRC32:
 // `npm run bench` reports its price.
 
 /** What the runtime calls (pass require("NotecardDFUMD5") as setup's md5 option). */
 export interface Md5AddOn {
-  hex(data: Uint8Array): string;
   chunk(owner: object, status: unknown, data: Uint8Array): string;
+  image(data: Uint8Array, md5: unknown): string;
 }
 
 var S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
@@ -72,4 +73,9 @@ export function chunk(owner: { md5seen?: number }, status: unknown, data: Uint8A
     return hex(data) === status.toLowerCase() ? "" : "MD5 mismatch";
   }
   return owner.md5seen ? "no chunk MD5" : "";
+}
+
+/** The whole image's check against body.md5: "" when it passes or the body has none. */
+export function image(data: Uint8Array, md5: unknown): string {
+  return typeof md5 === "string" && hex(data) !== md5.toLowerCase() ? "image MD5 mismatch" : "";
 }
