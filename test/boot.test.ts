@@ -118,9 +118,10 @@ describe("slots, boot state and selector (built bundle)", function () {
 
     it("reserves from the lowest slot inside Storage: a raw slot below Storage does not count (ESP32: 0x310000 raw, slot 1 in a reservation)", function () {
       const board = new SimBoard({ board: "ESP32" });
-      const layout = { slots: [{ addr: 0x310000, length: 32768 }, { addr: 0x321000, length: 32768 }], reserve: { file: "dfu.area", length: 32768 } };
+      // Slot 1 16 KB into Storage: .boot0 before it holds the selector even as a mutation run instruments it.
+      const layout = { slots: [{ addr: 0x310000, length: 32768 }, { addr: 0x324000, length: 32768 }], reserve: { file: "dfu.area", length: 32768 } };
       Install.reserve(Object.assign(board.ports(), { layout, storageAddr: 0x320000 }));
-      assert.deepEqual([board.storage.list(), board.storage.addressOf(".boot0"), board.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x320000, 0x321000 - 32]);
+      assert.deepEqual([board.storage.list(), board.storage.addressOf(".boot0"), board.storage.addressOf("dfu.area")], [[".boot0", "dfu.area"], 0x320000, 0x324000 - 32]);
       assert.doesNotThrow(() => Install.installBoot(Object.assign(board.ports(), { layout, storageAddr: 0x320000 })));
     });
 
