@@ -280,7 +280,7 @@ export function provision(options: InstallOptions, code: string | undefined, cb:
     write(w, text, off - n, n, false, next);
   }
   // The header (its trailer's page erased first), then the image, then its marks.
-  append(st, "provision", { s: target, l: text.length, c: p._crc32(text), v: version }, function (err) {
+  append(st, MARK.Progress, { s: target, l: text.length, c: p._crc32(text), v: version }, function (err) {
     begin(w, target, text.length, 0, 0);
     next(err);
   });

@@ -2,7 +2,7 @@
 // is good" (confirm), which makes it the fallback and hands the trial watchdog to the idle loop.
 import { Fault } from "../errors";
 import { Ports } from "../ports";
-import { append, BootState, load, Store } from "../slots/boot-state";
+import { append, BootState, load, MARK, Store } from "../slots/boot-state";
 
 export interface BootInfo {
   /** "none" before provisioning, else the boot state (confirmed, trial, reverted, progress, pending). */
@@ -33,7 +33,7 @@ export function info(st: Store | null, version: string): BootInfo {
 export function confirm(p: Ports, st: Store | null, version: string, cb: (err: Fault | null, info?: BootInfo) => void) {
   var r = st ? load(st) : null;
   if (!r || r.s !== "trial") return cb(null, info(st, version));
-  append(st as Store, "confirm", null, function (err) {
+  append(st as Store, MARK.Confirmed, null, function (err) {
     if (err) return cb(err);
     // The trial watchdog now belongs to the idle loop, which kicks it automatically.
     if ((st as Store)._c.w) p.watchdog((st as Store)._c.w as number, true);

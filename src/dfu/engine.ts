@@ -7,7 +7,7 @@
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
 import { later, Ports } from "../ports";
-import { append, BootState, createStore, ImageRef, load, Store, storeStep } from "../slots/boot-state";
+import { append, BootState, createStore, ImageRef, load, MARK, Store, storeStep } from "../slots/boot-state";
 import { Config, readConfig } from "../slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
@@ -218,7 +218,7 @@ function journal(d: Engine, next: P) {
   var w = d._w;
   d._journaled = w._committed;
   go(d, next, -1);
-  append(d._st as Store, "progress", d._img, d._tick, w._committed, w._committedCrc);
+  append(d._st as Store, MARK.Progress, d._img, d._tick, w._committed, w._committedCrc);
 }
 
 /** The copy's phases, which run for every chunk; the others are in phase(), so these lex only themselves. */
@@ -318,7 +318,7 @@ function phase(d: Engine) {
         return go(d, P.Checked);
       }
       go(d, P.Checked, -1);
-      append(d._st as Store, "reported", null, d._tick);
+      append(d._st as Store, MARK.Reported, null, d._tick);
       return;
 
     case P.Checked:
@@ -453,7 +453,7 @@ function phase(d: Engine) {
       if (o._verifyMd5 && (text = (o._md5 as Md5AddOn).image(p.flash.read(img.l, (d._cfg as Config).s[img.s].a), rsp.body.md5))) return fail(d, "refused", text, 1);
       event(d, "verified");
       go(d, P.Staged, -1);
-      append(d._st as Store, "verified", null, d._tick);
+      append(d._st as Store, MARK.Verified, null, d._tick);
       return;
 
     case P.Staged:
@@ -479,7 +479,7 @@ function phase(d: Engine) {
       x = load(d._st as Store);
       if (!x || x.s !== "progress") return finish(d, d._fail);
       go(d, P.Finish, -1);
-      append(d._st as Store, "abandon", null, d._tick);
+      append(d._st as Store, MARK.Abandoned, null, d._tick);
       return;
 
     case P.Finish:

@@ -13,10 +13,13 @@
 import { fault, Fault } from "../errors";
 import { later, Ports } from "../ports";
 import { Config } from "./config";
-import { Event, State } from "./states";
+import { State } from "./states";
 
-/** Mark numbers (word k after the header): verified, trial boots 1..3, then the rest. */
-export const enum MARK { Verified = 0, Confirmed = 4, Rejected = 5, Reported = 6, Abandoned = 7, Tail = 8 }
+/**
+ * Mark numbers (word k after the header): verified, trial boots 1..3, then the rest. Progress is
+ * no mark: what append() writes for a download, its header or (given an offset) a resume point.
+ */
+export const enum MARK { Progress = -1, Verified = 0, Confirmed = 4, Rejected = 5, Reported = 6, Abandoned = 7, Tail = 8 }
 /** Where the marks and the resume points begin, and the longest version text a trailer keeps. */
 export const enum AT { Marks = 36, Resume = 72, TextMax = 20 }
 
@@ -132,16 +135,17 @@ export function load(st: Store): BootState | null {
 }
 
 /**
- * Writes what `event` changes, from the state last loaded: a new download's header (its trailer's
- * page erased first; `img` and the sequence after the newest), a resume point (`at`, `crc`), or a
- * mark. cb(err) after the last flash operation.
+ * Writes what an event of the state table (src/slots/states.ts) changes, from the state last
+ * loaded: with MARK.Progress a new download's header (provision, or progress without `at`: its
+ * trailer's page erased first; `img` and the sequence after the newest) or a resume point (`at`,
+ * `crc`); else `mark` (verified, confirm, abandon, reported). cb(err) after the last flash operation.
  */
-export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: Fault | null) => void, at?: number, crc?: number) {
-  var p = st._p, c = st._c, r = st._latest, b: Uint8Array, w: DataView, s: number, tr: Trailer | null, k: number;
+export function append(st: Store, mark: MARK, img: ImageRef | null, cb: (err: Fault | null) => void, at?: number, crc?: number) {
+  var p = st._p, c = st._c, r = st._latest, b: Uint8Array, w: DataView, s: number, tr: Trailer | null;
   st._cb = cb;
   st._erase = -1;
   st._busy = true;
-  if (event === "provision" || (event === "progress" && !at)) {
+  if (mark < 0 && !at) {
     // A new download (or provisioning): the target's trailer page erased, then its header.
     img = img as ImageRef;
     s = img.s;
@@ -156,10 +160,11 @@ export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: 
     st._erase = (p.flash.getPage(markAt(c, s, -9)) as { addr: number }).addr;
     st._at = markAt(c, s, -9);
   } else {
-    s = event === "reported" && (r as BootState).s === "confirmed" ? (r as BootState).a.s : ((r as BootState).c as ImageRef).s;
+    // Only a report may concern the confirmed image: every other write is the candidate's.
+    s = mark === MARK.Reported && (r as BootState).s === "confirmed" ? (r as BootState).a.s : ((r as BootState).c as ImageRef).s;
     tr = st._t[s];
-    b = new Uint8Array(event === "progress" ? 8 : 4);
-    if (event === "progress") {
+    b = new Uint8Array(mark < 0 ? 8 : 4);
+    if (mark < 0) {
       // A full table keeps the resume points it has: a reset then costs a little more of the copy.
       if (!tr || AT.Resume + 8 * (tr.j + 1) > c.t) {
         st._busy = false;
@@ -169,10 +174,7 @@ export function append(st: Store, event: Event, img: ImageRef | null, cb: (err: 
       w.setUint32(0, at as number, true);
       w.setUint32(4, crc as number, true);
       st._at = markAt(c, s, -9) + AT.Resume + 8 * tr.j;
-    } else {
-      k = event === "verified" ? MARK.Verified : event === "confirm" ? MARK.Confirmed : event === "abandon" ? MARK.Abandoned : MARK.Reported;
-      st._at = markAt(c, s, k);
-    }
+    } else st._at = markAt(c, s, mark);
   }
   st._bytes = b;
   storeStep(st);
