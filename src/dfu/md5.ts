@@ -1,9 +1,8 @@
 // NotecardDFUMD5: MD5 (RFC 1321) in ES5, an optional add-on to NotecardDFU for Notecards that do not
 // send the transport crc (firmware before mid-2023): each chunk is then checked against the MD5 in
 // dfu.get's `status`, and two dfu.status answers must agree; also the whole image's MD5 (setup's
-// verifyMd5). Espruino has no native MD5
-// (espruino-platform.md §5.3); it runs per 64-byte block, so it costs far more than E.CRC32:
-// `npm run bench` reports its price.
+// verifyMd5). Espruino has no native MD5 (espruino-platform.md §5.3); it runs per 64-byte block,
+// so it costs far more than E.CRC32: `npm run bench` reports its price.
 
 /** What the runtime calls (pass require("NotecardDFUMD5") as setup's md5 option). */
 export interface Md5AddOn {
