@@ -91,14 +91,16 @@ export function markAt(c: Config, i: number, k: number): number {
 }
 
 function read(st: Store, i: number): Trailer | null {
-  var p = st._p, c = st._c, b = p.flash.read(c.t, markAt(c, i, -9)), w = new DataView(b.buffer, b.byteOffset), t: Trailer, k: number;
-  if (w.getUint32(0, true) > c.s[i].l - c.t || p._crc32(b.subarray(0, 32)) !== w.getUint32(32, true)) return null;
-  t = { i: { s: i, l: w.getUint32(0, true), c: w.getUint32(4, true), v: p._text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: w.getUint32(8, true), m: 0, j: 0 };
-  // A word is erased when it reads -1, whatever the byte order.
-  for (k = 0; k <= MARK.Tail; k++) if (w.getInt32(AT.Marks + 4 * k) !== -1) t.m |= 1 << k;
-  for (k = AT.Resume; k + 8 <= c.t && w.getInt32(k) !== -1; k += 8) {
+  // Words as Espruino and Node lay them out (little-endian), copied to be aligned.
+  var p = st._p, c = st._c, u = new Uint32Array(c.t / 4), b = new Uint8Array(u.buffer), t: Trailer, k: number;
+  p._put(b, p.flash.read(c.t, markAt(c, i, -9)), 0);
+  if (u[0] > c.s[i].l - c.t || p._crc32(b.subarray(0, 32)) !== u[8]) return null;
+  t = { i: { s: i, l: u[0], c: u[1], v: p._text(b.subarray(12, 32)).replace(/\0+$/, "") }, q: u[2], m: 0, j: 0 };
+  // A word is erased when all its bits are set.
+  for (k = 0; k <= MARK.Tail; k++) if (~u[AT.Marks / 4 + k]) t.m |= 1 << k;
+  for (k = AT.Resume / 4; k + 2 <= u.length && ~u[k]; k += 2) {
     t.j++;
-    t.d = { o: w.getUint32(k, true), k: w.getUint32(k + 4, true) };
+    t.d = { o: u[k], k: u[k + 1] };
   }
   return t;
 }
@@ -141,7 +143,8 @@ export function load(st: Store): BootState | null {
  * `crc`); else `mark` (verified, confirm, abandon, reported). cb(err) after the last flash operation.
  */
 export function append(st: Store, mark: MARK, img: ImageRef | null, cb: (err: Fault | null) => void, at?: number, crc?: number) {
-  var p = st._p, c = st._c, r = st._latest, b: Uint8Array, w: DataView, s: number, tr: Trailer | null;
+  // The words to write: a header, a resume point or a mark (zeroed).
+  var p = st._p, c = st._c, r = st._latest, u = new Uint32Array(mark >= 0 ? 1 : at ? 2 : AT.Marks / 4), b = new Uint8Array(u.buffer), s: number, tr: Trailer | null;
   st._cb = cb;
   st._erase = -1;
   st._busy = true;
@@ -149,30 +152,26 @@ export function append(st: Store, mark: MARK, img: ImageRef | null, cb: (err: Fa
     // A new download (or provisioning): the target's trailer page erased, then its header.
     img = img as ImageRef;
     s = img.s;
-    b = new Uint8Array(AT.Marks);
-    w = new DataView(b.buffer);
-    w.setUint32(0, img.l, true);
-    w.setUint32(4, img.c, true);
-    w.setUint32(8, (r ? r.q : 0) + 1, true);
+    u[0] = img.l;
+    u[1] = img.c;
+    u[2] = (r ? r.q : 0) + 1;
     // Printable ASCII only, so that the text reads back as it was meant.
     p._put(b, img.v.replace(/[^\x20-\x7e]/g, "?").substr(0, AT.TextMax), 12);
-    w.setUint32(32, p._crc32(b.subarray(0, 32)), true);
+    u[8] = p._crc32(b.subarray(0, 32));
     st._erase = (p.flash.getPage(markAt(c, s, -9)) as { addr: number }).addr;
     st._at = markAt(c, s, -9);
   } else {
     // Only a report may concern the confirmed image: every other write is the candidate's.
     s = mark === MARK.Reported && (r as BootState).s === "confirmed" ? (r as BootState).a.s : ((r as BootState).c as ImageRef).s;
     tr = st._t[s];
-    b = new Uint8Array(mark < 0 ? 8 : 4);
     if (mark < 0) {
       // A full table keeps the resume points it has: a reset then costs a little more of the copy.
       if (!tr || AT.Resume + 8 * (tr.j + 1) > c.t) {
         st._busy = false;
         return cb(null);
       }
-      w = new DataView(b.buffer);
-      w.setUint32(0, at as number, true);
-      w.setUint32(4, crc as number, true);
+      u[0] = at as number;
+      u[1] = crc as number;
       st._at = markAt(c, s, -9) + AT.Resume + 8 * tr.j;
     } else st._at = markAt(c, s, mark);
   }
