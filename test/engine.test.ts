@@ -6,7 +6,8 @@ import { nodeNatives } from "../sim/natives";
 import { resolve } from "path";
 import { appImage, packageRoot, SimBoard } from "../sim/board";
 import { PowerCut } from "../sim/power";
-import { check, confirm, device, provision, runsHere } from "./helpers/device";
+import { FLOW, P } from "../src/dfu/flow";
+import { check, confirm, device, moves, offTable, provision, runsHere } from "./helpers/device";
 import { schemaDir, validateExchange } from "./helpers/schema";
 
 function bytes(src: string): Uint8Array {
@@ -1178,22 +1179,25 @@ describe("update engine (built bundle)", function () {
     });
   });
 
-  describe("phase table", function () {
-    it("refuses a transition the table does not have, ends the cycle cleanly and keeps everything", function () {
+  describe("an exception inside a phase", function () {
+    it("ends the cycle cleanly as an internal failure and keeps everything", function () {
       const { board } = ready({ notecard: { needsDfuMode: true, dfuEntryMs: 0 } });
-      let armed = true;
-      // The Copy phase reads the clock (keep-alive) just before it asks for a chunk: at that moment,
-      // make the engine believe it is in phase Status (3), from which Chunk is not allowed.
+      let armed = true, at = -1;
+      // The Copy phase reads the clock (keep-alive) just before it asks for a chunk: a port that
+      // throws there, once, mid-copy.
       const dfu: any = device(board, "1.0.0", { clock: () => {
-        if (armed && dfu._d._ph === 0 && dfu._d._w._pos > 0) { armed = false; at = dfu._d._w._pos; dfu._d._ph = 3; }
+        if (armed && dfu._d._ph === P.Copy && dfu._d._w._pos > 0) {
+          armed = false;
+          at = dfu._d._w._pos;
+          throw new Error("clock broke");
+        }
         return board.clock.now;
       } });
-      let at = -1;
       const { err, result } = check(board, dfu);
-      assert.equal(armed, false, "the switch happened");
-      assert.equal(requests(board, "dfu.get", (r) => r.offset === at && r.length > 0).length, 0, "nothing asked after the refusal");
+      assert.equal(armed, false, "the exception happened");
+      assert.equal(requests(board, "dfu.get", (r) => r.offset === at && r.length > 0).length, 0, "nothing asked after it");
       assert.equal(err.code, "internal");
-      assert.match(err.message, /phase 3 > 1 not in the table/);
+      assert.match(err.message, /exception: clock broke/);
       assert.equal(result.state, "retry");
       assert.ok(board.card.image, "the Notecard keeps its image");
       assert.equal(board.card.hubMode, "periodic", "DFU mode left");
@@ -1206,6 +1210,24 @@ describe("update engine (built bundle)", function () {
       const { board } = ready({ version: "nightly" });
       const { err, result } = check(board, device(board, "1.0.0"));
       assert.equal(result.state, "updated", err && err.message);
+    });
+  });
+
+  // Last: the moves of every test above (and of the files before this one).
+  describe("phase table (src/dfu/flow.ts)", function () {
+    it("refuses, in the tests, a move it lacks", function () {
+      const { board } = ready({});
+      const dfu: any = device(board, "1.0.0");
+      const before = offTable.length;
+      assert.throws(() => { dfu._d._ph = P.Chunk; }, new RegExp("move " + P.Idle + ">" + P.Chunk + " is not in FLOW"));
+      assert.deepEqual(offTable.splice(before), [P.Idle + ">" + P.Chunk]);
+    });
+
+    it("holds every move the engine made, and every move it lists was made", function () {
+      assert.deepEqual(offTable, []);
+      const listed: string[] = [];
+      FLOW.forEach((to, from) => to.forEach((t) => listed.push(from + ">" + t)));
+      assert.deepEqual(listed.filter((m) => !moves.has(m)), [], "rows no test used");
     });
   });
 });

@@ -1,8 +1,8 @@
 // The IAP update loop (DEVELOPERS.md steps 1-8) as an explicit table of phases over one state
 // object. Each phase does one request, one boot-state write or one flash step and names the phase
 // that takes its result, so every turn of the event loop does a bounded amount of work; the table
-// (FLOW in go()) says which phase may follow which, and every exit passes through finish(), which
-// leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
+// (FLOW in ./flow.ts) says which phase may follow which, and every exit passes through finish(),
+// which leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
 // for as long as the module is loaded, code inside a function costs none.
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
@@ -11,6 +11,7 @@ import { append, BootState, createStore, ImageRef, load, MARK, Store, storeStep 
 import { Config, readConfig } from "../slots/config";
 import { begin, createWriter, write, Writer, writerStep } from "../slots/slot-writer";
 import { crcPrefix } from "./crc32";
+import { P } from "./flow";
 import { Md5AddOn } from "./md5";
 import { compareVersions } from "./version";
 
@@ -99,13 +100,6 @@ export interface Engine {
   _periodic: () => void;
 }
 
-/** The phases, the hot ones first (the switch tests them in order). */
-export const enum P {
-  Copy, Chunk, Written, Status, StatusRsp, Reported, Checked, Gates, Resumed, Fresh, Probe,
-  ProbeRsp, Enter, Entering, EnterRsp, Complete, Verify, Staged, Stopped,
-  Recheck, Rejected, Finish, Done, Idle
-}
-
 /**
  * Default least distance between resume points. Each is two words of the target slot's trailer,
  * which holds a fixed number of them; a reset costs at most this much of the download again.
@@ -165,36 +159,8 @@ export function check(d: Engine, cb: CheckCallback) {
   later(d, 0);
 }
 
-/**
- * Moves to `next` if the table allows it, and runs it after ms (not when ms < 0: a result will).
- * A move the table lacks throws: step() turns it into an internal failure before anything else runs.
- */
+/** Moves to `next` (a move test/engine.test.ts finds in FLOW), and runs it after ms (not when ms < 0: a result will). */
 function go(d: Engine, next: P, ms?: number) {
-  // Which phase may follow which, as bit masks indexed by phase (see P). Any phase may fail or finish.
-  var flow = [
-    /* Copy */ 1 << P.Copy | 1 << P.Chunk | 1 << P.Complete,
-    /* Chunk */ 1 << P.Copy | 1 << P.Enter | 1 << P.Written,
-    /* Written */ 1 << P.Copy,
-    /* Status */ 1 << P.StatusRsp,
-    /* StatusRsp */ 1 << P.Reported | 1 << P.Checked,
-    /* Reported */ 1 << P.Checked,
-    /* Checked */ 1 << P.Recheck | 1 << P.Gates,
-    /* Gates */ 1 << P.Resumed | 1 << P.Fresh | 1 << P.Stopped | 1 << P.Finish,
-    /* Resumed */ 1 << P.Probe | 1 << P.Fresh,
-    /* Fresh */ 1 << P.Probe,
-    /* Probe */ 1 << P.ProbeRsp,
-    /* ProbeRsp */ 1 << P.Copy | 1 << P.Enter | 1 << P.Probe,
-    /* Enter */ 1 << P.Entering | 1 << P.Probe,
-    /* Entering */ 1 << P.EnterRsp,
-    /* EnterRsp */ 1 << P.Probe,
-    /* Complete */ 1 << P.Verify,
-    /* Verify */ 1 << P.Staged | 1 << P.Fresh,
-    /* Staged */ 1 << P.Stopped,
-    /* Stopped */ 0,
-    /* Recheck */ 1 << P.Gates | 1 << P.Rejected,
-    /* Rejected */ 1 << P.Finish
-  ][d._ph];
-  if (!((flow >> next) & 1)) throw Error("phase " + d._ph + " > " + next + " not in the table");
   d._ph = next;
   if (!(ms! < 0)) later(d, ms || 0);
 }

@@ -5,6 +5,7 @@ import { readFileSync } from "fs";
 import { loadBundle, loadInstall, loadMd5, SimBoard } from "../../sim/board";
 import { GEOMETRIES } from "../../sim/geometry";
 import { PowerCut } from "../../sim/power";
+import { FLOW, P } from "../../src/dfu/flow";
 
 /** The install module. */
 export const Install = loadInstall();
@@ -20,9 +21,36 @@ export function device(board: SimBoard, version: string, options: { [k: string]:
   // default spacing): the small images of the tests then resume mid-copy.
   const all = Object.assign(board.ports(), base, { version, resumeEvery: 0 }, options);
   const dfu = loadBundle().setup(all);
+  holdToFlow(dfu._d);
   dfu.provision = (code: string | undefined, cb: (...a: any[]) => void) => Install.provision(all, code, cb);
   dfu.installBoot = () => Install.installBoot(all);
   return dfu;
+}
+
+/** Every move of the engines the tests made ("from>to", phases by number as in P), and those FLOW lacks (none, or a test fails). */
+export const moves = new Set<string>();
+export const offTable: string[] = [];
+
+/** Whether the table (src/dfu/flow.ts) allows the move: its rows, a failure or a finish from any phase, Done to Idle, Idle to Status. */
+export function allowed(from: P, to: P): boolean {
+  return FLOW[from].indexOf(to) >= 0 || to === P.Recheck || to === P.Done || (from === P.Done && to === P.Idle) || (from === P.Idle && to === P.Status);
+}
+
+/** The engine's phase, watched: a move FLOW lacks is recorded and thrown, as a failure inside the engine. */
+export function holdToFlow(d: any) {
+  let ph: P = d._ph;
+  Object.defineProperty(d, "_ph", {
+    get: () => ph,
+    set: (to: P) => {
+      const move = ph + ">" + to;
+      if (!allowed(ph, to)) {
+        offTable.push(move);
+        throw new Error("move " + move + " is not in FLOW");
+      }
+      moves.add(move);
+      ph = to;
+    }
+  });
 }
 
 /**
