@@ -94,7 +94,6 @@ function onWire(c: Client, err: Fault | null) {
   if (!err) {
     e = rsp!.err;
     if (typeof e !== "string") {
-      if (c._pay >= 0 && !(c._flags & 2)) rsp!.payload = c._p._text(c._rx as Uint8Array).substring(c._pay, c._payEnd);
       return finish(c, null, rsp!);
     }
     if (e.indexOf("{heartbeat}") >= 0) return transact(c, "", false);
@@ -110,8 +109,9 @@ function onWire(c: Client, err: Fault | null) {
 }
 
 /**
- * The response in the receive buffer as an object, its crc checked; a payload is left where it is
- * (its value reads "") and located in _pay.._payEnd. Throws what is wrong with the line.
+ * The response in the receive buffer as an object, its crc checked; an update chunk's payload (flag
+ * 2) is left where it is (its value reads "") and located in _pay.._payEnd. Throws what is wrong
+ * with the line.
  */
 function parse(c: Client): Response {
   var rx = c._rx as Uint8Array, s = c._p._text(rx), end = c._len + 2, crc = -1, at = 0, rsp: Response | null = null;
@@ -136,8 +136,11 @@ function parse(c: Client): Response {
     j = s.substring(2, end);
     nl = j.indexOf("\n") + 2;
     err = j.indexOf('"err":"') + 2;
-    pay = j.indexOf('"payload":"') + 2;
-    if (pay >= 2) q = j.indexOf('"', pay + 9) + 2;
+    // Only an update chunk's payload is left in place; any other is parsed with the rest.
+    if (c._flags & 2) {
+      pay = j.indexOf('"payload":"') + 2;
+      if (pay >= 2) q = j.indexOf('"', pay + 9) + 2;
+    }
   }
   // Anything after the first newline would be read as the next answer: flag it for a resync.
   if (nl >= 2 && nl < end) throw Error("data after the response");
