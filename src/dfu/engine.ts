@@ -475,8 +475,7 @@ function fail(d: Engine, code: string, text: string, definitive?: number) {
   if (!definitive) return finish(d, d._fail);
   // Dropping the Notecard's image is final: first read its description again. A corrupted answer
   // (cards without crc) or an image Notehub replaced meanwhile makes this transient.
-  d._ph = P.Recheck;
-  request(d._c, { req: "dfu.status" }, d._tick, 2);
+  ask(d, { req: "dfu.status" }, P.Recheck);
 }
 
 /** Every exit: leave DFU mode if we entered it, then report (phase Done). */
@@ -486,7 +485,7 @@ function finish(d: Engine, err: Fault | null) {
   if (d._entered && !d._left) {
     d._left = true;
     event(d, "leave DFU mode");
-    return request(d._c, { req: "hub.set", mode: "dfu-completed" }, d._tick, 2);
+    return ask(d, { req: "hub.set", mode: "dfu-completed" }, P.Done);
   }
   step(d);
 }
