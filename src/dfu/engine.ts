@@ -159,7 +159,7 @@ export function check(d: Engine, cb: CheckCallback) {
   later(d, 0);
 }
 
-/** Moves to `next` (a move test/engine.test.ts finds in FLOW), and runs it after ms (not when ms < 0: a result will). */
+/** Moves to `next` (the tests hold every move to FLOW, ./flow.ts), and runs it after ms (not when ms < 0: a result will). */
 function go(d: Engine, next: P, ms?: number) {
   d._ph = next;
   if (!(ms! < 0)) later(d, ms || 0);
