@@ -2,8 +2,8 @@
 // object. Each phase does one request, one boot-state write or one flash step and names the phase
 // that takes its result, so every turn of the event loop does a bounded amount of work; the table
 // (FLOW in ./flow.ts) says which phase may follow which, and every exit passes through finish(),
-// which leaves DFU mode. The phases are the cases of one function: on Espruino every function costs RAM
-// for as long as the module is loaded, code inside a function costs none.
+// which leaves DFU mode. The phases are the cases of one function: on Espruino every function
+// costs RAM for as long as the module is loaded, code inside a function costs none.
 import { Client, payload, release, request, Response } from "../notecard/client";
 import { fault, Fault } from "../errors";
 import { later, Ports } from "../ports";
