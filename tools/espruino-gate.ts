@@ -9,6 +9,9 @@ import * as acorn from "acorn";
  *   it). With the boot state in the slots' trailers the record files, the room planning, the
  *   file slots and the Storage-only build are gone; the runtime measures 17,378 B minified, and
  *   the budget holds that with a little room and catches growth until it is cut to the target.
+ *   What keeps it above the target is mostly the update path every user runs: the loop, the
+ *   Notecard link (framing and resync, the crc-checked client with the payload decoded in place),
+ *   the trailers and the writer; npm run bench gives their bytes by source file.
  * - The install module is erased after provisioning; the selector lives in .boot0 on every board.
  */
 export const BUDGETS: { [file: string]: number } = {
