@@ -11,7 +11,8 @@ import * as acorn from "acorn";
  *   the budget holds that with a little room and catches growth until it is cut to the target.
  *   What keeps it above the target is mostly the update path every user runs: the loop, the
  *   Notecard link (framing and resync, the crc-checked client with the payload decoded in place),
- *   the trailers and the writer; npm run bench gives their bytes by source file.
+ *   the trailers and the writer; npm run bench gives their bytes by source file, and
+ *   docs/performance.md ("What 12 KB would take") what deleting each feature saved.
  * - The install module is erased after provisioning; the selector lives in .boot0 on every board.
  */
 export const BUDGETS: { [file: string]: number } = {
