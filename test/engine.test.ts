@@ -1225,6 +1225,8 @@ describe("update engine (built bundle)", function () {
 
     it("holds every move the engine made, and every move it lists was made", function () {
       assert.deepEqual(offTable, []);
+      // Whether every row was used says something only when the tests before this one all ran.
+      if (process.argv.some((a) => /^(-g|--grep|-f|--fgrep)(=|$)/.test(a))) return this.skip();
       const listed: string[] = [];
       FLOW.forEach((to, from) => to.forEach((t) => listed.push(from + ">" + t)));
       assert.deepEqual(listed.filter((m) => !moves.has(m)), [], "rows no test used");
